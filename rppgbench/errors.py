@@ -1,0 +1,36 @@
+"""Exceptions with messages written for the person at the terminal."""
+
+from __future__ import annotations
+
+
+class RppgbenchError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback by the CLI."""
+
+    exit_code = 1
+
+
+class UnknownNameError(RppgbenchError, KeyError):
+    """A method, dataset or protocol name that no plugin registered."""
+
+    exit_code = 2
+
+    def __init__(self, kind: str, name: str, valid: list[str]):
+        self.kind, self.name, self.valid = kind, name, valid
+        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(valid) or '(none installed)'}")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+class ConfigError(RppgbenchError):
+    """A protocol file, parameter or option is malformed."""
+
+    exit_code = 2
+
+
+class DataError(RppgbenchError):
+    """A dataset file is missing or malformed; the message names the file and the problem."""
+
+
+class SignalError(RppgbenchError, ValueError):
+    """A signal cannot be processed (too short, constant, NaN, ...)."""
