@@ -1,0 +1,241 @@
+"""RGB traces of a face clip and the base class of every trace-based (classical) rPPG method.
+
+A trace is the spatial mean colour of the skin pixels of each face-crop frame: (T, 3) float64, R G B.
+Traces are computed in one pass over the clip, `chunk` frames at a time, so a lazily read clip (an
+h5py dataset) is never copied whole into memory.
+
+Skin mask (`skin_mask=True`): a YCrCb box (ITU-R BT.601 full range, OpenCV's conversion) whose
+centre and size are adapted to each clip. Reference pixels are taken from the central half of the
+crop (mostly cheek, nose and forehead in a face crop) of up to `SAMPLE_FRAMES` frames spread over the
+clip, restricted to the broad skin range of Chai & Ngan (1999; Cr 133-173, Cb 77-127). The box is the
+median of their Cr and Cb +- `k` robust standard deviations (1.4826 x MAD), never narrower than
++-`MIN_HALF_WIDTH`. A pixel counts as skin when its Cr and Cb fall in the box, its luma is above
+`MIN_LUMA` (not in shadow) and no channel is saturated (>= `SATURATED`): clipped pixels cannot carry
+the pulse. A frame where no pixel passes falls back to the whole crop; such frames are counted and
+reported (a warning, and `TraceResult.fallback_frames`).
+With `skin_mask=False` the whole crop is averaged.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rppgbench.data import Clip
+from rppgbench.errors import DataError, SignalError
+from rppgbench.method import Method
+from rppgbench.params import Param
+
+CHAI_NGAN_CR = (133.0, 173.0)
+CHAI_NGAN_CB = (77.0, 127.0)
+SAMPLE_FRAMES = 32
+MIN_HALF_WIDTH = 6.0
+MIN_LUMA = 25.0
+SATURATED = 250
+MIN_REFERENCE_PIXELS = 50
+
+# Standard blood-volume pulse signature of normalised RGB (de Haan & van Leest 2014), unit length.
+PBV_SIGNATURE = np.array([0.33, 0.77, 0.53]) / np.linalg.norm([0.33, 0.77, 0.53])
+
+
+class TraceWarning(UserWarning):
+    """Trace extraction had to fall back (e.g. frames without any skin pixel)."""
+
+
+@dataclass(frozen=True)
+class SkinThresholds:
+    """The per-clip skin box in YCrCb (inclusive bounds) and the luma floor."""
+
+    cr: tuple[float, float]
+    cb: tuple[float, float]
+    min_luma: float = MIN_LUMA
+    saturated: int = SATURATED
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """Traces plus how they were obtained: per-frame skin fraction and the frames that fell back."""
+
+    rgb: np.ndarray
+    skin_fraction: np.ndarray
+    fallback_frames: int
+    thresholds: SkinThresholds | None
+
+
+def _frame_count(frames: Any) -> int:
+    shape = getattr(frames, "shape", None)
+    if shape is None or len(shape) != 4 or shape[-1] != 3:
+        raise DataError(f"face frames must be a (T, H, W, 3) RGB array, got shape {shape}")
+    return int(shape[0])
+
+
+def _cv2():
+    import cv2  # opencv-contrib-python, installed with mediapipe; imported lazily (heavy)
+
+    return cv2
+
+
+def _as_image(frames: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) uint8 frames stacked vertically into one contiguous (N*H, W, 3) image for OpenCV."""
+    return np.ascontiguousarray(frames).reshape(-1, frames.shape[-2], 3)
+
+
+def _ycrcb(frames: np.ndarray) -> np.ndarray:
+    """Y, Cr, Cb (last axis, uint8, BT.601 full range as in OpenCV) of uint8 RGB frames."""
+    cv2 = _cv2()
+    return cv2.cvtColor(_as_image(frames), cv2.COLOR_RGB2YCrCb).reshape(frames.shape)
+
+
+def estimate_skin_thresholds(
+    frames: Any, k: float = 3.0, sample_frames: int = SAMPLE_FRAMES
+) -> SkinThresholds:
+    """Adapt the YCrCb skin box to this clip from the central region of evenly spread frames."""
+    n = _frame_count(frames)
+    if n == 0:
+        raise DataError("cannot estimate a skin mask from a clip with no frames")
+    idx = np.unique(np.linspace(0, n - 1, min(sample_frames, n)).round().astype(int))
+    sample = np.stack([np.asarray(frames[int(i)]) for i in idx])  # few frames; lazy arrays index one by one
+    if sample.dtype != np.uint8:
+        raise DataError(f"face frames must be uint8 RGB, got dtype {sample.dtype}")
+    h, w = sample.shape[1:3]
+    centre = np.ascontiguousarray(sample[:, h // 4 : h - h // 4 or None, w // 4 : w - w // 4 or None])
+    ycc = _ycrcb(centre).reshape(-1, 3).astype(np.float64)
+    centre = centre.reshape(-1, 3)
+    bright = (ycc[:, 0] > MIN_LUMA) & (centre.max(axis=1) < SATURATED)
+    plausible = (
+        bright
+        & (ycc[:, 1] >= CHAI_NGAN_CR[0])
+        & (ycc[:, 1] <= CHAI_NGAN_CR[1])
+        & (ycc[:, 2] >= CHAI_NGAN_CB[0])
+        & (ycc[:, 2] <= CHAI_NGAN_CB[1])
+    )
+    ref = ycc[plausible] if plausible.sum() >= MIN_REFERENCE_PIXELS else ycc[bright]
+    if len(ref) < MIN_REFERENCE_PIXELS:
+        ref = ycc
+    med = np.median(ref[:, 1:], axis=0)
+    spread = 1.4826 * np.median(np.abs(ref[:, 1:] - med), axis=0)
+    half = np.maximum(k * spread, MIN_HALF_WIDTH)
+    return SkinThresholds(
+        cr=(float(med[0] - half[0]), float(med[0] + half[0])),
+        cb=(float(med[1] - half[1]), float(med[1] + half[1])),
+    )
+
+
+def _mask_image(image: np.ndarray, thresholds: SkinThresholds) -> np.ndarray:
+    """uint8 0/255 skin mask of a stacked (N*H, W, 3) RGB image (OpenCV, vectorised in C)."""
+    cv2 = _cv2()
+    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
+    low = (math.floor(thresholds.min_luma) + 1, math.ceil(thresholds.cr[0]), math.ceil(thresholds.cb[0]))
+    high = (255, math.floor(thresholds.cr[1]), math.floor(thresholds.cb[1]))
+    in_box = cv2.inRange(ycc, low, high)
+    unclipped = cv2.inRange(image, (0, 0, 0), (thresholds.saturated - 1,) * 3)
+    return cv2.bitwise_and(in_box, unclipped)
+
+
+def skin_pixel_mask(frames: np.ndarray, thresholds: SkinThresholds) -> np.ndarray:
+    """Boolean (..., H, W) mask of the pixels of uint8 RGB `frames` inside the skin box."""
+    return (_mask_image(_as_image(frames), thresholds) != 0).reshape(frames.shape[:-1])
+
+
+def _frame_sums(image: np.ndarray, m: int) -> np.ndarray:
+    """Per-frame, per-channel pixel sums (m, 3) of a stacked (m*H, W, 3) image."""
+    cv2 = _cv2()
+    return cv2.reduce(image.reshape(m, -1, 3), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).reshape(m, 3)
+
+
+def extract_traces_info(
+    frames: Any, skin_mask: bool = True, chunk: int = 256, thresholds: SkinThresholds | None = None
+) -> TraceResult:
+    """Traces with the per-frame skin fraction and the count of frames that fell back to the whole crop."""
+    n = _frame_count(frames)
+    if chunk < 1:
+        raise DataError(f"chunk must be a positive number of frames, got {chunk}")
+    if skin_mask and thresholds is None and n:
+        thresholds = estimate_skin_thresholds(frames)
+    cv2 = _cv2()
+    rgb = np.empty((n, 3), dtype=np.float64)
+    fraction = np.ones(n, dtype=np.float64)
+    fallback = 0
+    for start in range(0, n, chunk):
+        block = np.asarray(frames[start : start + chunk])
+        if block.dtype != np.uint8:
+            raise DataError(f"face frames must be uint8 RGB, got dtype {block.dtype}")
+        m, h, w, _ = block.shape
+        image = _as_image(block)
+        if not skin_mask:
+            rgb[start : start + m] = _frame_sums(image, m) / (h * w)
+            continue
+        mask = _mask_image(image, thresholds)
+        count = cv2.reduce(mask.reshape(m, -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).ravel() / 255.0
+        sums = _frame_sums(cv2.bitwise_and(image, image, mask=mask), m)
+        empty = count == 0
+        means = sums / np.maximum(count, 1)[:, None]
+        if empty.any():
+            means[empty] = _frame_sums(_as_image(block[empty]), int(empty.sum())) / (h * w)
+        rgb[start : start + m] = means
+        fraction[start : start + m] = count / float(h * w)
+        fallback += int(empty.sum())
+    if fallback:
+        warnings.warn(
+            f"{fallback} of {n} frames had no pixel inside the skin mask; the whole crop was used for them",
+            TraceWarning,
+            stacklevel=2,
+        )
+    return TraceResult(rgb, fraction, fallback, thresholds if skin_mask else None)
+
+
+def extract_traces(frames: Any, skin_mask: bool = True, chunk: int = 256) -> np.ndarray:
+    """(T, 3) float64 mean RGB of the skin pixels (or the whole crop) of each (T, H, W, 3) uint8 frame."""
+    return extract_traces_info(frames, skin_mask=skin_mask, chunk=chunk).rgb
+
+
+def orient_to_blood_volume(
+    signal: np.ndarray, rgb: np.ndarray, fps: float, band_bpm: tuple[float, float]
+) -> np.ndarray:
+    """Flip `signal` if needed so that it rises with blood volume, like a contact PPG waveform.
+
+    More blood absorbs more light, so the reflected colour moves against the blood-volume signature
+    (PBV_SIGNATURE) of the normalised traces. The sign is chosen from the correlation with that
+    projection, band-passed like the signal; this also fixes ICA's sign ambiguity.
+    """
+    from rppgbench.signal.hr import bandpass
+
+    norm = rgb / np.mean(rgb, axis=0)
+    reflect = bandpass(norm @ PBV_SIGNATURE, fps, band_bpm)
+    return -signal if float(np.dot(signal, reflect)) > 0 else signal
+
+
+class TraceMethod(Method):
+    """Base of classical methods: turns a clip into RGB traces and calls `from_traces(rgb, fps)`.
+
+    Subclasses extend `params` (keeping `skin_mask`) and implement `from_traces`, which gets (T, 3)
+    float64 traces and returns a float64 signal of length T.
+    """
+
+    params: ClassVar[tuple[Param, ...]] = (
+        Param(
+            "skin_mask",
+            True,
+            "average only skin pixels of the face crop (adaptive YCrCb box); false: whole crop",
+        ),
+    )
+    chunk: ClassVar[int] = 256
+
+    def predict(self, clip: Clip) -> np.ndarray:
+        """RGB traces of the clip's frames, then the method's pulse signal (one value per frame)."""
+        info = extract_traces_info(
+            clip.frames, skin_mask=bool(self.config.get("skin_mask", True)), chunk=self.chunk
+        )
+        self.last_trace_info = info
+        if not len(info.rgb):
+            raise SignalError(f"{clip.record.id}: the clip has no frames")
+        return self.from_traces(info.rgb, clip.fps)
+
+    @abstractmethod
+    def from_traces(self, rgb: np.ndarray, fps: float) -> np.ndarray:
+        """The pulse signal (T,) float64 from (T, 3) RGB traces sampled at `fps`."""
