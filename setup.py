@@ -6,7 +6,11 @@ installed under the import names `rppgbench_plugins`, `rppgbench_protocols` and 
 
 from setuptools import find_packages, setup
 
-FOLDERS = {"rppgbench_plugins": "plugins", "rppgbench_protocols": "protocols", "rppgbench_leaderboards": "leaderboards"}
+FOLDERS = {
+    "rppgbench_plugins": "plugins",
+    "rppgbench_protocols": "protocols",
+    "rppgbench_leaderboards": "leaderboards",
+}
 
 
 def _packages() -> list[str]:

@@ -29,7 +29,9 @@ class Reference:
 
     def __post_init__(self) -> None:
         if self.values.shape != self.times.shape or self.values.ndim != 1:
-            raise ValueError(f"reference values {self.values.shape} and times {self.times.shape} must be equal 1-D")
+            raise ValueError(
+                f"reference values {self.values.shape} and times {self.times.shape} must be equal 1-D"
+            )
 
     @property
     def rate(self) -> float:
@@ -42,7 +44,7 @@ class Reference:
         return Reference(self.kind, self.values[keep], self.times[keep])
 
     def resampled_to(self, times: np.ndarray) -> np.ndarray:
-        """Linear interpolation onto `times` (e.g. frame timestamps); outside the reference it holds the ends."""
+        """Linear interpolation onto `times` (e.g. frame timestamps), holding the end values outside."""
         return np.interp(times, self.times, self.values).astype(np.float32)
 
 
@@ -110,7 +112,9 @@ class Clip:
     def window(self, start: int, stop: int) -> Clip:
         """Frames [start, stop) as a clip; the reference is kept whole (HR code selects by time)."""
         boxes = None if self.face_boxes is None else self.face_boxes[start:stop]
-        return replace(self, frames=self.frames[start:stop], timestamps=self.timestamps[start:stop], face_boxes=boxes)
+        return replace(
+            self, frames=self.frames[start:stop], timestamps=self.timestamps[start:stop], face_boxes=boxes
+        )
 
     def load(self) -> Clip:
         """A copy with frames read into memory (for lazily stored clips)."""

@@ -69,4 +69,9 @@ class Method(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Name, API version, training flag and resolved parameters, as recorded in results."""
-        return {"name": self.name, "api_version": self.api_version, "trains": self.trains, "params": self.config}
+        return {
+            "name": self.name,
+            "api_version": self.api_version,
+            "trains": self.trains,
+            "params": self.config,
+        }

@@ -69,7 +69,9 @@ def resolve(declared: Iterable[Param], given: Mapping[str, Any], owner: str) -> 
     table = {p.name: p for p in declared}
     unknown = sorted(set(given) - set(table))
     if unknown:
-        raise ConfigError(f"{owner} has no parameter {', '.join(unknown)}; valid: {', '.join(sorted(table)) or '(none)'}")
+        raise ConfigError(
+            f"{owner} has no parameter {', '.join(unknown)}; valid: {', '.join(sorted(table)) or '(none)'}"
+        )
     values = {name: p.default for name, p in table.items()}
     values.update({name: table[name].convert(value) for name, value in given.items()})
     return values

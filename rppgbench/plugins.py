@@ -116,3 +116,18 @@ def _collect(registry: PluginRegistry, name: str) -> None:
 def registry() -> PluginRegistry:
     """The process-wide plugin registry, built on first use."""
     return build_registry()
+
+
+def add_plugin_commands(cli: Any) -> None:
+    """Let every loaded plugin add its click commands; a failing plugin is reported, not fatal."""
+    plugins = registry()
+    for impl in plugins.manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            plugins.failures[impl.plugin_name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(
+                f"rppgbench plugin {impl.plugin_name!r} could not add its commands: {exc}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )

@@ -1,0 +1,280 @@
+"""Runs a method under a protocol: every fold trains (if the method trains) and predicts its test videos.
+
+The work is expressed as independent jobs, one per fold, so any executor can run them; each job
+writes its own files atomically and a finished fold is skipped on re-run (resume). A video that
+fails is recorded with its reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rppgbench import provenance
+from rppgbench.data import Record
+from rppgbench.dataset import DatasetLoader
+from rppgbench.errors import ConfigError, RppgbenchError
+from rppgbench.evaluation import evaluate_video
+from rppgbench.method import FitContext, Method
+from rppgbench.metrics import hr_metrics
+from rppgbench.plugins import registry
+from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
+from rppgbench.store import read_json, read_predictions, write_json, write_predictions
+
+RESULTS_ROOT = Path("results")
+
+
+@dataclass
+class RunOptions:
+    """What `rppgbench run` was asked to do."""
+
+    method: str
+    protocol: str | Path
+    params: dict[str, Any] = field(default_factory=dict)
+    data_roots: Mapping[str, Path] = field(default_factory=dict)
+    out: Path | None = None
+    seed: int = 0
+    workers: int = 1
+    cache_root: Path | None = None
+    device: str | None = None
+    folds: list[str] | None = None
+    split_file: Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class RunPlan:
+    """A run resolved into its protocol, loaders, folds and output folder; `fold_jobs` are independent."""
+
+    options: RunOptions
+    protocol: Protocol
+    method_class: type[Method]
+    method_config: dict[str, Any]
+    loaders: dict[str, DatasetLoader]
+    records: dict[str, list[Record]]
+    folds: list[Fold]
+    out: Path
+
+    def fold_dir(self, fold: Fold) -> Path:
+        """Folder of one fold's files."""
+        return self.out / "folds" / fold.name
+
+    def fold_done(self, fold: Fold) -> bool:
+        """True when the fold finished in an earlier run (its metrics file exists)."""
+        return (self.fold_dir(fold) / "metrics.json").is_file()
+
+
+def resolve_root(data_roots: Mapping[str, Path], role: str, dataset: str) -> Path | None:
+    """The data root for a dataset: by dataset name, by role, or the single unnamed root."""
+    for key in (dataset, role, ""):
+        if key in data_roots:
+            return Path(data_roots[key])
+    return None
+
+
+def plan_run(options: RunOptions) -> RunPlan:
+    """Resolve names, check the configuration against an existing run folder, and split into folds."""
+    protocol = load_protocol(options.protocol, options.split_file)
+    plugins = registry()
+    method_class = plugins.method(options.method)
+    method_config = method_class(**options.params).config  # validates parameters before any work
+    loaders = {
+        role: plugins.dataset(spec.name)(resolve_root(options.data_roots, role, spec.name), **spec.options)
+        for role, spec in protocol.datasets.items()
+    }
+    records = {role: loader.records() for role, loader in loaders.items()}
+    folds = make_folds(protocol, records)
+    if options.folds:
+        unknown = sorted(set(options.folds) - {f.name for f in folds})
+        if unknown:
+            raise ConfigError(f"unknown fold(s) {unknown}; this protocol has {[f.name for f in folds]}")
+        folds = [f for f in folds if f.name in options.folds]
+    out = options.out or RESULTS_ROOT / protocol.name / options.method
+    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out))
+    _check_resumable(plan)
+    return plan
+
+
+def run_config(plan: RunPlan) -> dict[str, Any]:
+    """The part of run.json that must match for a run folder to be resumed."""
+    return {
+        "method": {"name": plan.method_class.name, "api_version": plan.method_class.api_version,
+                   "trains": plan.method_class.trains, "params": plan.method_config},
+        "protocol": plan.protocol.to_dict(),
+        "seed": plan.options.seed,
+        "hr": plan.protocol.hr_config().to_dict(),
+        "datasets": {role: loader.describe() for role, loader in plan.loaders.items()},
+    }  # fmt: skip
+
+
+def _check_resumable(plan: RunPlan) -> None:
+    existing = plan.out / "run.json"
+    if not existing.is_file():
+        return
+    before = read_json(existing).get("config")
+    now = _normalised(run_config(plan))
+    if before != now:
+        changed = sorted(k for k in now if before is None or before.get(k) != now[k])
+        raise ConfigError(
+            f"{plan.out} holds a run with a different configuration ({', '.join(changed)}); "
+            "choose another --out or delete that folder"
+        )
+
+
+def _normalised(config: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from rppgbench.store import _jsonable
+
+    return json.loads(json.dumps(_jsonable(config)))
+
+
+def run(options: RunOptions) -> Path:
+    """Run every fold of the plan in this process, then aggregate; returns the run folder."""
+    plan = plan_run(options)
+    started = provenance.now_iso()
+    write_run_manifest(plan, status="running", started=started)
+    pending = [fold for fold in plan.folds if not plan.fold_done(fold)]
+    prepared = prepare_records(plan, {r.id for fold in pending for r in fold.train + fold.test})
+    for fold in pending:
+        run_fold(plan, fold, prepared)
+    aggregate(plan)
+    write_run_manifest(plan, status="complete", started=started)
+    return plan.out
+
+
+def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
+    """Write run.json: configuration, provenance and status."""
+    write_json(plan.out / "run.json", {
+        "status": status,
+        "config": _normalised(run_config(plan)),
+        "method": plan.method_class.name,
+        "protocol": plan.protocol.name,
+        "folds": [f.name for f in plan.folds],
+        "started": started,
+        "updated": provenance.now_iso(),
+        "provenance": provenance.collect(),
+    })  # fmt: skip
+
+
+def prepare_records(plan: RunPlan, needed: set[str]) -> dict[str, Any]:
+    """Preprocess (or reuse from the cache) the records with ids in `needed`; failures stay per record."""
+    from rppgbench.preprocess import PreprocessConfig, prepare
+
+    config = PreprocessConfig.from_dict(plan.protocol.preprocess)
+    results: dict[str, Any] = {}
+    for role, loader in plan.loaders.items():
+        wanted = [r for r in plan.records[role] if r.id in needed and r.id not in results]
+        if wanted:
+            options = plan.options
+            results |= prepare(loader, wanted, config, options.cache_root, options.workers, options.progress)
+    return results
+
+
+def _row(record: Record, fold: Fold, **values: Any) -> dict[str, Any]:
+    identity = {"video_id": record.id, "dataset": record.dataset, "subject": record.subject}
+    where = {
+        "session": record.session,
+        "scenario": record.scenario,
+        "source": record.source,
+        "fold": fold.name,
+    }
+    return identity | where | {"error": ""} | values
+
+
+def _failed(record: Record, fold: Fold, reason: str) -> dict[str, Any]:
+    return _row(record, fold, status="failed", error=reason, n_windows=0)
+
+
+def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str, Any]:
+    """Train on the fold's training records (if the method trains), predict its test videos, write files."""
+    from rppgbench.preprocess import load_clip
+
+    fold_dir = plan.fold_dir(fold)
+    timings: dict[str, float] = {}
+    method = plan.method_class(**plan.options.params)
+    if method.trains:
+        ok_train = [r for r in fold.train if prepared.get(r.id) is not None and prepared[r.id].ok]
+        if not ok_train:
+            raise RppgbenchError(f"fold {fold.name}: no usable training video (all {len(fold.train)} failed)")
+        clips = [load_clip(prepared[r.id].path, r) for r in ok_train]
+        begin = time.perf_counter()
+        context = FitContext(work_dir=fold_dir / "work", seed=plan.options.seed, device=plan.options.device,
+                             fold=fold.name, progress=plan.options.progress)  # fmt: skip
+        method.fit(clips, context)
+        method.save(fold_dir / "model.pt")
+        timings["train_s"] = time.perf_counter() - begin
+    hr_config = plan.protocol.hr_config()
+    rows = []
+    begin = time.perf_counter()
+    for record in tqdm(fold.test, desc=f"fold {fold.name}", disable=not plan.options.progress, unit="video"):
+        result = prepared.get(record.id)
+        if result is None or not result.ok:
+            rows.append(_failed(record, fold, getattr(result, "error", "not preprocessed")))
+            continue
+        try:
+            clip = load_clip(result.path, record)
+            _check_reference(plan.protocol, clip.reference)
+            estimate = evaluate_video(method, clip, plan.protocol.test, hr_config)
+        except Exception as exc:  # one bad video never stops the run; its reason is kept
+            reason = (
+                str(exc) if isinstance(exc, RppgbenchError | ValueError) else traceback.format_exc(limit=3)
+            )
+            rows.append(_failed(record, fold, f"{type(exc).__name__}: {reason}".strip()))
+            continue
+        rows.append(_row(
+            record, fold, status="ok", hr_pred=estimate.hr_pred, hr_ref=estimate.hr_ref,
+            abs_error=abs(estimate.hr_pred - estimate.hr_ref), snr_db=estimate.snr_db,
+            n_windows=len(estimate.window_hr_pred),
+            window_hr_pred=";".join(f"{v:.3f}" for v in estimate.window_hr_pred),
+            window_hr_ref=";".join(f"{v:.3f}" for v in estimate.window_hr_ref),
+        ))  # fmt: skip
+    timings["test_s"] = time.perf_counter() - begin
+    write_predictions(fold_dir / "predictions.csv", rows)
+    summary = summarise(rows) | {"timings": timings, "n_train": len(fold.train)}
+    write_json(fold_dir / "metrics.json", summary)
+    return summary
+
+
+def _check_reference(protocol: Protocol, reference: Any) -> None:
+    if reference is None:
+        raise RppgbenchError("the dataset gives no reference for this video")
+    wanted_hr = protocol.reference_source == "dataset_hr"
+    if wanted_hr != (reference.kind == "hr"):
+        raise ConfigError(
+            f"protocol {protocol.name!r} scores against {protocol.reference_source!r} "
+            f"but the dataset's reference is of kind {reference.kind!r}"
+        )
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics over the ok rows plus counts and the list of failures with their reasons."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    metrics = (
+        hr_metrics(np.array([r["hr_pred"] for r in ok]), np.array([r["hr_ref"] for r in ok]))
+        if ok
+        else {"n": 0}
+    )
+    failures = [{"video_id": r["video_id"], "error": r["error"]} for r in rows if r["status"] != "ok"]
+    return {"metrics": metrics, "n_videos": len(rows), "n_ok": len(ok), "n_failed": len(failures),
+            "failures": failures}  # fmt: skip
+
+
+def aggregate(plan: RunPlan) -> dict[str, Any]:
+    """Combine the folds' predictions into the run's predictions.csv and metrics.json."""
+    frames = [read_predictions(plan.fold_dir(f) / "predictions.csv") for f in plan.folds]
+    rows = [row for frame in frames for row in frame.to_dict("records")]
+    write_predictions(plan.out / "predictions.csv", rows)
+    per_fold = {f.name: read_json(plan.fold_dir(f) / "metrics.json")["metrics"] for f in plan.folds}
+    summary = summarise(rows)
+    result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary,
+              "hr_estimator": plan.protocol.hr_config().to_dict()}  # fmt: skip
+    write_json(plan.out / "metrics.json", result)
+    return result

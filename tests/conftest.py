@@ -1,0 +1,16 @@
+"""Shared test settings: every test gets its own cache folder and no progress bars clutter output."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep caches out of the user's home: one cache folder per test session."""
+    cache = tmp_path_factory.getbasetemp() / "rppgbench-cache"
+    monkeypatch.setenv("RPPGBENCH_CACHE", str(cache))
+    return cache
+
+
+os.environ.setdefault("TQDM_DISABLE", "1")
