@@ -1,0 +1,210 @@
+"""Metric baselines and regression checks for CI.
+
+`make_baseline` freezes a run's overall metrics, video counts and provenance into a JSON file;
+`check_run` compares a new run of the same protocol and method against it, direction-aware (errors
+must not grow, r must not shrink) within per-metric tolerances. More failed videos is a regression too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rppgbench.errors import ConfigError
+from rppgbench.leaderboard.results import RunResult
+from rppgbench.leaderboard.tables import HIGHER_IS_BETTER
+from rppgbench.provenance import now_iso
+from rppgbench.store import write_json
+
+FORMAT = "rppgbench-baseline/1"
+BASELINE_METRICS = ("sd", "mae", "rmse", "mape", "r")
+DEFAULT_TOLERANCES = {"sd": 0.5, "mae": 0.5, "rmse": 0.5, "mape": 1.0, "r": 0.05, "failed": 0}
+
+
+def parse_tolerances(text: str | None) -> dict[str, float]:
+    """`"mae=0.5,rmse=0.5,r=0.05"` over the defaults; ConfigError on a malformed or negative entry."""
+    tolerances = dict(DEFAULT_TOLERANCES)
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not key.strip() or not math.isfinite(number) or number < 0:
+            raise ConfigError(f"--tolerance entry {item.strip()!r} is not METRIC=NON_NEGATIVE_NUMBER")
+        tolerances[key.strip().lower()] = number
+    return tolerances
+
+
+def make_baseline(run: RunResult) -> dict[str, Any]:
+    """The baseline record of a run: protocol, method, metrics, counts and a provenance summary."""
+    overall = run.overall
+    prov = run.provenance
+    git = prov.get("git") or {}
+    return {
+        "format": FORMAT,
+        "protocol": run.protocol,
+        "protocol_fingerprint": run.fingerprint,
+        "method": run.method,
+        "params": run.params,
+        "metrics": {m: _number(overall.get(m)) for m in BASELINE_METRICS if m in overall},
+        "n_videos": run.n_videos,
+        "n_failed": run.n_failed,
+        "provenance": {
+            "created": now_iso(),
+            "run_dir": str(run.path),
+            "run_status": run.run.get("status"),
+            "run_started": run.run.get("started"),
+            "git_commit": git.get("commit"),
+            "git_dirty": git.get("dirty"),
+            "rppgbench": prov.get("rppgbench"),
+            "python": prov.get("python"),
+            "platform": prov.get("platform"),
+            "accelerator": prov.get("accelerator"),
+            "packages": prov.get("packages"),
+        },
+    }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def write_baseline(run: RunResult, path: str | Path) -> dict[str, Any]:
+    """Write the baseline of `run` to `path` (JSON); returns it."""
+    path = Path(path)
+    if path.suffix.lower() not in (".json", ""):
+        raise ConfigError(f"{path}: baselines are written as JSON; use a .json file name")
+    baseline = make_baseline(run)
+    write_json(path, baseline)
+    return baseline
+
+
+def read_baseline(path: str | Path) -> dict[str, Any]:
+    """Read a baseline (.json, or .toml with the same keys); ConfigError names the file and problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: baseline file not found") from exc
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: malformed baseline ({exc})") from exc
+    missing = [k for k in ("protocol", "method", "metrics") if k not in data]
+    if missing:
+        raise ConfigError(f"{path}: baseline lacks {', '.join(missing)}")
+    return data
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One metric compared with its baseline."""
+
+    metric: str
+    baseline: float | None
+    now: float | None
+    tolerance: float
+    higher_is_better: bool
+
+    def describe(self) -> str:
+        """`metric: baseline X, now Y, tolerance T (higher/lower is better)`."""
+        way = "higher" if self.higher_is_better else "lower"
+        return (
+            f"{self.metric}: baseline {_fmt(self.baseline)}, now {_fmt(self.now)}, "
+            f"tolerance {self.tolerance:g} ({way} is better)"
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+@dataclass
+class CheckResult:
+    """Regressions (beyond tolerance, in the bad direction), improvements beyond tolerance, and notes."""
+
+    regressions: list[Finding] = field(default_factory=list)
+    improvements: list[Finding] = field(default_factory=list)
+    passed: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing regressed."""
+        return not self.regressions
+
+
+def check_run(
+    run: RunResult, baseline: dict[str, Any], tolerances: dict[str, float] | None = None
+) -> CheckResult:
+    """Compare `run` with `baseline`; ConfigError (exit 2) when they are not the same benchmark."""
+    tolerances = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    if baseline.get("protocol") != run.protocol or baseline.get("method") != run.method:
+        raise ConfigError(
+            f"baseline is {baseline.get('method')!r} on {baseline.get('protocol')!r} but the run "
+            f"{run.path} is {run.method!r} on {run.protocol!r}: choose the matching baseline"
+        )
+    if baseline.get("protocol_fingerprint") not in (None, run.fingerprint):
+        raise ConfigError(
+            f"protocol {run.protocol!r} changed (split/test/reference/hr) since the baseline was made; "
+            "regenerate it with `rppgbench baseline`"
+        )
+    if baseline.get("n_videos") is not None and int(baseline["n_videos"]) != run.n_videos:
+        raise ConfigError(
+            f"the baseline covers {baseline['n_videos']} test videos but the run has {run.n_videos}: "
+            "they did not evaluate the same videos; regenerate the baseline"
+        )
+    result = CheckResult()
+    if baseline.get("params") is not None and baseline["params"] != run.params:
+        result.notes.append(
+            f"method parameters differ from the baseline's: {baseline['params']} -> {run.params}"
+        )
+    overall = run.overall
+    for metric, base in baseline["metrics"].items():
+        if base is None or metric not in tolerances:
+            if base is not None:
+                result.notes.append(f"{metric}: no tolerance given, not checked")
+            continue
+        now = _number(overall.get(metric))
+        finding = Finding(metric, float(base), now, tolerances[metric], metric in HIGHER_IS_BETTER)
+        _classify(result, finding)
+    if baseline.get("n_failed") is not None:
+        finding = Finding("failed videos", float(baseline["n_failed"]), float(run.n_failed),
+                          tolerances["failed"], False)  # fmt: skip
+        _classify(result, finding)
+    return result
+
+
+def _classify(result: CheckResult, finding: Finding) -> None:
+    base, now, tol = finding.baseline, finding.now, finding.tolerance
+    if now is None:  # a metric that could be computed before and no longer can is a regression
+        result.regressions.append(finding)
+        return
+    change = (now - base) if finding.higher_is_better else (base - now)  # positive = better
+    if change < -tol - 1e-12:
+        result.regressions.append(finding)
+    elif change > tol + 1e-12:
+        result.improvements.append(finding)
+    else:
+        result.passed.append(finding)
+
+
+def format_check(run: RunResult, baseline_path: str | Path, result: CheckResult) -> str:
+    """Human-readable check outcome: regressions first, then improvements, notes and a verdict."""
+    lines = [f"check {run.method} on {run.protocol} ({run.path}) against {baseline_path}"]
+    for finding in result.regressions:
+        lines.append(f"  REGRESSION {finding.describe()}")
+    for finding in result.improvements:
+        lines.append(f"  improved   {finding.describe()} (consider updating the baseline)")
+    for finding in result.passed:
+        lines.append(f"  ok         {finding.describe()}")
+    lines += [f"  note: {note}" for note in result.notes]
+    verdict = "FAILED" if result.regressions else "passed"
+    lines.append(f"{verdict}: {len(result.regressions)} regression(s)")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,235 @@
+"""Reads run directories of the result store into `RunResult` objects, and finds them on disk.
+
+A run directory holds run.json, metrics.json and predictions.csv (docs/architecture.md, "Result
+store"). An argument may name one run directory, a folder of runs (searched recursively), or a
+leaderboard folder under `leaderboards/` by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rppgbench.errors import ConfigError, DataError
+from rppgbench.store import PREDICTION_COLUMNS, read_json, read_predictions
+
+#: Protocol sections that decide what is measured; runs differing here are not comparable.
+COMPARABLE_SECTIONS = ("split", "test", "reference", "hr")
+REQUIRED_FILES = ("run.json", "metrics.json", "predictions.csv")
+
+
+@dataclass
+class RunResult:
+    """One finished run: its method, protocol, per-video prediction rows and stored metrics."""
+
+    path: Path
+    method: str
+    protocol: str
+    params: dict[str, Any]
+    protocol_definition: dict[str, Any]
+    run: dict[str, Any]
+    metrics: dict[str, Any]
+    predictions: pd.DataFrame
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = self.method
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        """Prediction rows of the videos that were scored (status ok, finite HRs)."""
+        rows = self.predictions
+        good = (rows["status"] == "ok") & np.isfinite(rows["hr_pred"]) & np.isfinite(rows["hr_ref"])
+        return rows[good]
+
+    @property
+    def n_videos(self) -> int:
+        """Test videos of the run, failed ones included."""
+        return int(self.metrics.get("n_videos", len(self.predictions)))
+
+    @property
+    def n_failed(self) -> int:
+        """Test videos the run could not score."""
+        if "n_failed" in self.metrics:
+            return int(self.metrics["n_failed"])
+        return int((self.predictions["status"] != "ok").sum())
+
+    @property
+    def overall(self) -> dict[str, float]:
+        """Metrics over every scored video, as metrics.json stores them (None turned into NaN)."""
+        stored = self.metrics.get("overall")
+        if not stored:
+            return compute_metrics(self.ok)
+        return {k: (math.nan if v is None else v) for k, v in stored.items()}
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """The provenance block of run.json (versions, git commit, host, command line)."""
+        return self.run.get("provenance", {})
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the protocol sections that decide what is measured (split, test, reference, hr)."""
+        part = {k: self.protocol_definition.get(k) for k in COMPARABLE_SECTIONS}
+        return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def compute_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """hr_metrics over prediction rows (the shared implementation in rppgbench.metrics)."""
+    from rppgbench.metrics import hr_metrics
+
+    if len(rows) == 0:
+        return {"n": 0}
+    return hr_metrics(rows["hr_pred"].to_numpy(float), rows["hr_ref"].to_numpy(float))
+
+
+def _name(run: dict[str, Any], key: str, path: Path) -> str:
+    """Method or protocol name from run.json: a top-level string, or `config.<key>.name`."""
+    value = run.get(key)
+    if isinstance(value, dict):
+        value = value.get("name")
+    if not value:
+        value = (run.get("config", {}).get(key) or {}).get("name")
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{path}: run.json names no {key}")
+    return value
+
+
+def load_run(path: str | Path) -> RunResult:
+    """Read one run directory; DataError names the missing or malformed file."""
+    folder = Path(path)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a finished run directory (missing {', '.join(missing)})")
+    try:
+        run = read_json(folder / "run.json")
+        metrics = read_json(folder / "metrics.json")
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{folder}: malformed JSON ({exc})") from exc
+    predictions_file = folder / "predictions.csv"
+    try:
+        predictions = read_predictions(predictions_file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise DataError(f"{predictions_file}: cannot be read ({exc})") from exc
+    absent = [c for c in ("video_id", "status", "hr_pred", "hr_ref") if c not in predictions.columns]
+    if absent:
+        raise DataError(f"{predictions_file}: missing column(s) {', '.join(absent)}")
+    for column in PREDICTION_COLUMNS:
+        if column not in predictions.columns:
+            predictions[column] = np.nan if column in ("hr_pred", "hr_ref", "abs_error") else ""
+    if predictions["video_id"].duplicated().any():
+        dup = predictions.loc[predictions["video_id"].duplicated(), "video_id"].iloc[0]
+        raise DataError(f"{predictions_file}: video {dup!r} appears more than once")
+    config = run.get("config", {})
+    method_block = config.get("method") or (run["method"] if isinstance(run.get("method"), dict) else {})
+    protocol_block = config.get("protocol") or (
+        run["protocol"] if isinstance(run.get("protocol"), dict) else {}
+    )
+    return RunResult(
+        path=folder,
+        method=_name(run, "method", folder),
+        protocol=_name(run, "protocol", folder),
+        params=dict(method_block.get("params") or {}),
+        protocol_definition=dict(protocol_block),
+        run=run,
+        metrics=metrics,
+        predictions=predictions,
+    )
+
+
+def leaderboards_root() -> Path:
+    """The installed `leaderboards/` folder (published rows, result folders, CI baselines)."""
+    import rppgbench_leaderboards
+
+    return Path(rppgbench_leaderboards.__file__).parent
+
+
+def find_run_dirs(argument: str | Path) -> list[Path]:
+    """Run directories named by `argument`: a run folder, a folder of runs, or a leaderboard name."""
+    candidate = Path(argument)
+    if not candidate.exists() and not candidate.is_absolute():
+        named = leaderboards_root() / str(argument)
+        if named.is_dir():
+            candidate = named
+    if not candidate.exists():
+        raise DataError(f"{argument}: no such run directory or leaderboard folder")
+    if (candidate / "run.json").is_file():
+        return [candidate]
+    if not candidate.is_dir():
+        raise DataError(f"{argument}: not a run directory (no run.json)")
+    found = sorted(p.parent for p in candidate.rglob("run.json") if not p.parent.name.startswith("."))
+    found = [
+        p for p in found if not any(q != p and q in p.parents for q in found)
+    ]  # nested folds/...: outer run
+    if not found:
+        raise DataError(f"{argument}: holds no run directory (no run.json below it)")
+    return found
+
+
+def load_runs(arguments: Iterable[str | Path]) -> list[RunResult]:
+    """Load every run named by `arguments`, giving each a unique display label."""
+    runs: list[RunResult] = []
+    seen: set[Path] = set()
+    for argument in arguments:
+        for folder in find_run_dirs(argument):
+            if folder.resolve() in seen:
+                continue
+            seen.add(folder.resolve())
+            run = load_run(folder)
+            run.extra["explicit"] = (Path(argument) / "run.json").is_file()
+            runs.append(run)
+    assign_labels(runs)
+    return runs
+
+
+def assign_labels(runs: Sequence[RunResult]) -> None:
+    """Label each run by method name; same-method runs of one protocol also get their folder name."""
+    counts: dict[tuple[str, str], int] = {}
+    for run in runs:
+        counts[(run.protocol, run.method)] = counts.get((run.protocol, run.method), 0) + 1
+    for run in runs:
+        clash = counts[(run.protocol, run.method)] > 1
+        run.label = f"{run.method} ({run.path.name})" if clash and run.path.name != run.method else run.method
+    labels: dict[tuple[str, str], int] = {}
+    for run in runs:  # still equal (same folder names in different places): number them
+        key = (run.protocol, run.label)
+        labels[key] = labels.get(key, 0) + 1
+        if labels[key] > 1:
+            run.label = f"{run.label} #{labels[key]}"
+
+
+def group_by_protocol(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
+    """Runs per protocol name (in first-seen order); ConfigError if one name hides two definitions."""
+    groups: dict[str, list[RunResult]] = {}
+    for run in runs:
+        groups.setdefault(run.protocol, []).append(run)
+    for name, members in groups.items():
+        prints = {run.fingerprint for run in members}
+        if len(prints) > 1:
+            listing = "; ".join(f"{run.path} ({run.fingerprint})" for run in members)
+            raise ConfigError(
+                f"runs of protocol {name!r} were made with different protocol definitions "
+                f"(split/test/reference/hr differ), so they cannot share a table: {listing}"
+            )
+    return groups
+
+
+def tidy(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """All runs' prediction rows in one long table with `method`, `label`, `protocol`, `run` columns."""
+    frames = [
+        run.predictions.assign(method=run.method, label=run.label, protocol=run.protocol, run=str(run.path))
+        for run in runs
+    ]
+    if not frames:
+        return pd.DataFrame(columns=[*PREDICTION_COLUMNS, "method", "label", "protocol", "run"])
+    return pd.concat(frames, ignore_index=True)
