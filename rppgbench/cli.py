@@ -7,6 +7,7 @@ Plugins add further commands (synth, prepare, compare, report, check, search, ..
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from tabulate import tabulate
 
 import rppgbench
 from rppgbench.errors import ConfigError, RppgbenchError
+from rppgbench.executors import EXECUTORS
 from rppgbench.params import parse_assignments
 
 
@@ -87,6 +89,30 @@ def parse_data_roots(values: tuple[str, ...]) -> dict[str, Path]:
     return roots
 
 
+def executor_options(command):
+    """The options that choose where jobs run: --executor, --jobs, --address, --retries."""
+    for option in reversed([
+        click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
+                     help="Where fold and preprocessing jobs run."),
+        click.option("--jobs", default=2, show_default=True, help="Parallel jobs (pool / local Ray)."),
+        click.option("--address", default=None, help="Address of an existing Ray cluster (--executor ray)."),
+        click.option("--retries", default=0, show_default=True, help="Retries of a failed job."),
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
+@contextmanager
+def _executor(name: str, jobs: int, address: str | None, retries: int):
+    from rppgbench.executors import make_executor
+
+    chosen = make_executor(name, jobs=jobs, address=address, retries=retries)
+    try:
+        yield chosen
+    finally:
+        chosen.close()
+
+
 @cli.command("run")
 @click.option("--method", "-m", required=True, help="Method name (see `rppgbench list methods`).")
 @click.option("--protocol", "-p", required=True, help="Protocol name or path to a protocol .toml file.")
@@ -104,8 +130,9 @@ def parse_data_roots(values: tuple[str, ...]) -> dict[str, Path]:
     "--cache-dir", type=click.Path(path_type=Path), help="Preprocessed-clip cache (default ~/.cache)."
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@executor_options
 def run_command(method, protocol, data_roots, out, assignments, seed, workers, folds, split_file, device,
-                cache_dir, quiet) -> None:  # fmt: skip
+                cache_dir, quiet, executor, jobs, address, retries) -> None:  # fmt: skip
     """Run METHOD on every fold of PROTOCOL and write predictions, metrics and provenance."""
     from rppgbench.runner import RunOptions, run
 
@@ -115,11 +142,14 @@ def run_command(method, protocol, data_roots, out, assignments, seed, workers, f
         cache_root=cache_dir, device=device, folds=list(folds) or None, split_file=split_file,
         progress=not quiet,
     )  # fmt: skip
-    folder = run(options)
-    _print_summary(folder)
+    with _executor(executor, jobs, address, retries) as chosen:
+        folder = run(options, chosen)
+    if not _print_summary(folder):
+        sys.exit(1)
 
 
-def _print_summary(folder: Path) -> None:
+def _print_summary(folder: Path) -> bool:
+    """Print a run's summary table and failures; False when a fold failed."""
     from rppgbench.store import read_json
 
     metrics = read_json(folder / "metrics.json")
@@ -131,7 +161,70 @@ def _print_summary(folder: Path) -> None:
     click.echo(tabulate([row], headers=headers, floatfmt=".2f"))
     for failure in metrics["failures"]:
         click.echo(f"failed: {failure['video_id']}: {failure['error']}")
+    for fold, error in metrics.get("failed_folds", {}).items():
+        click.echo(f"FOLD {fold} FAILED: {error}", err=True)
     click.echo(f"results: {folder}")
+    return not metrics.get("failed_folds")
+
+
+@cli.command("grid")
+@click.option("--methods", required=True, help="Comma-separated method names.")
+@click.option("--protocols", required=True, help="Comma-separated protocol names or files.")
+@click.option("--data-root", "data_roots", multiple=True, help="Dataset folder, or NAME=DIR per dataset.")
+@click.option("--out-root", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+              help="Runs go to OUT_ROOT/PROTOCOL/METHOD.")  # fmt: skip
+@click.option("--set", "assignments", multiple=True, metavar="METHOD.KEY=VALUE",
+              help="Set a parameter of one method of the grid.")  # fmt: skip
+@click.option("--seed", default=0, show_default=True)
+@click.option("--cache-dir", type=click.Path(path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@executor_options
+@click.pass_context
+def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, seed, cache_dir, quiet,
+                 executor, jobs, address, retries) -> None:  # fmt: skip
+    """Run every METHOD x PROTOCOL x fold as jobs on one executor, then print the compare tables."""
+    from rppgbench.runner import RunOptions, execute_plans, plan_run
+
+    per_method: dict[str, dict[str, str]] = {}
+    for key, value in parse_assignments(assignments).items():
+        method, dot, name = key.partition(".")
+        if not dot:
+            raise ConfigError(f"grid --set needs METHOD.KEY=VALUE, got {key}={value}")
+        per_method.setdefault(method, {})[name] = value
+    method_names = [m.strip() for m in methods.split(",") if m.strip()]
+    stray = sorted(set(per_method) - set(method_names))
+    if stray:
+        raise ConfigError(f"--set names method(s) {stray} that are not in --methods")
+    plans = [
+        plan_run(
+            RunOptions(
+                method=m,
+                protocol=p.strip(),
+                params=per_method.get(m, {}),
+                data_roots=parse_data_roots(data_roots),
+                out=out_root / Path(p.strip()).stem / m,
+                seed=seed,
+                cache_root=cache_dir,
+                progress=not quiet,
+            )
+        )  # fmt: skip
+        for p in protocols.split(",")
+        if p.strip()
+        for m in method_names
+    ]
+    with _executor(executor, jobs, address, retries) as chosen:
+        outcomes = execute_plans(plans, chosen)
+    failed = [(out, o) for out, group in outcomes.items() for o in group if not o.ok]
+    for out, outcome in failed:
+        click.echo(
+            f"JOB FAILED after {outcome.attempts} attempt(s): {outcome.key} ({out}): {outcome.error}",
+            err=True,
+        )
+    compare = ctx.parent.command.get_command(ctx, "compare") if ctx.parent else None
+    if compare is not None:
+        ctx.invoke(compare, result_dirs=tuple(str(plan.out) for plan in plans))
+    if failed:
+        sys.exit(1)
 
 
 def build_cli() -> click.Group:

@@ -22,6 +22,7 @@ from rppgbench.data import Record
 from rppgbench.dataset import DatasetLoader
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.evaluation import evaluate_video
+from rppgbench.executors import Executor, Job, JobOutcome, LocalExecutor
 from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
@@ -136,18 +137,91 @@ def _normalised(config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(_jsonable(config)))
 
 
-def run(options: RunOptions) -> Path:
-    """Run every fold of the plan in this process, then aggregate; returns the run folder."""
+def run(options: RunOptions, executor: Executor | None = None) -> Path:
+    """Plan the run, execute its jobs (in this process by default), aggregate; returns the run folder."""
     plan = plan_run(options)
-    started = provenance.now_iso()
-    write_run_manifest(plan, status="running", started=started)
-    pending = [fold for fold in plan.folds if not plan.fold_done(fold)]
-    prepared = prepare_records(plan, {r.id for fold in pending for r in fold.train + fold.test})
-    for fold in pending:
-        run_fold(plan, fold, prepared)
-    aggregate(plan)
-    write_run_manifest(plan, status="complete", started=started)
+    execute_plans([plan], executor or LocalExecutor())
     return plan.out
+
+
+def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[JobOutcome]]:
+    """Preprocess what the plans' unfinished folds need, run those folds as jobs, then aggregate each run.
+
+    The fold jobs of every plan go to the executor in one batch, so a grid keeps all workers busy.
+    A fold job that fails after its retries is recorded in `folds/<fold>/failed.json`; the others go on.
+    """
+    started = provenance.now_iso()
+    pending = {plan.out: [fold for fold in plan.folds if not plan.fold_done(fold)] for plan in plans}
+    for plan in plans:
+        write_run_manifest(plan, status="running", started=started)
+    prepared = _prepare_all(plans, pending, executor)
+    jobs, owners = [], []
+    for plan in plans:
+        for fold in pending[plan.out]:
+            needed = {r.id: prepared[r.id] for r in fold.train + fold.test if r.id in prepared}
+            key = f"{plan.method_class.name} {plan.protocol.name} fold {fold.name}"
+            gpus = 1.0 if plan.method_class.trains else 0.0
+            jobs.append(Job(key, run_fold, (plan, fold, needed), num_gpus=gpus))
+            owners.append((plan, fold))
+    outcomes = executor.run_jobs(jobs)
+    by_run: dict[Path, list[JobOutcome]] = {plan.out: [] for plan in plans}
+    for (plan, fold), outcome in zip(owners, outcomes, strict=True):
+        by_run[plan.out].append(outcome)
+        if outcome.ok:
+            (plan.fold_dir(fold) / "failed.json").unlink(missing_ok=True)
+        else:
+            write_json(
+                plan.fold_dir(fold) / "failed.json", {"error": outcome.error, "attempts": outcome.attempts}
+            )
+    for plan in plans:
+        result = aggregate(plan)
+        status = "complete" if not result["failed_folds"] else "incomplete"
+        write_run_manifest(plan, status=status, started=started)
+    return by_run
+
+
+def _prepare_all(plans: list[RunPlan], pending: dict[Path, list[Fold]], executor: Executor) -> dict[str, Any]:
+    """Prepared-clip results by record id: one batch per loader locally, per-video jobs elsewhere."""
+    from rppgbench.preprocess import PrepResult, PreprocessConfig
+
+    prepared: dict[str, Any] = {}
+    jobs = []
+    for plan in plans:
+        needed = {r.id for fold in pending[plan.out] for r in fold.train + fold.test}
+        config = PreprocessConfig.from_dict(plan.protocol.preprocess)
+        options = plan.options
+        for role, loader in plan.loaders.items():
+            wanted = [r for r in plan.records[role] if r.id in needed and r.id not in prepared]
+            if isinstance(executor, LocalExecutor) and wanted:
+                prepared |= prepare_records(loader, wanted, config, options)
+                continue
+            for record in wanted:
+                prepared[record.id] = None
+                jobs.append(
+                    Job(f"prepare {record.id}", prepare_one, (loader, record, config, options.cache_root))
+                )
+    for job, outcome in zip(jobs, executor.run_jobs(jobs), strict=True):
+        record_id = job.args[1].id
+        prepared[record_id] = (
+            outcome.value if outcome.ok else PrepResult(record_id, False, error=outcome.error)
+        )
+    return prepared
+
+
+def prepare_records(
+    loader: DatasetLoader, records: list[Record], config: Any, options: RunOptions
+) -> dict[str, Any]:
+    """Preprocess (or reuse from the cache) records of one loader in this process's worker pool."""
+    from rppgbench.preprocess import prepare
+
+    return prepare(loader, records, config, options.cache_root, options.workers, options.progress)
+
+
+def prepare_one(loader: DatasetLoader, record: Record, config: Any, cache_root: Path | None) -> Any:
+    """Preprocess one record (an executor job); its failure is part of the returned result."""
+    from rppgbench.preprocess import prepare
+
+    return prepare(loader, [record], config, cache_root, workers=1, progress=False)[record.id]
 
 
 def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
@@ -162,20 +236,6 @@ def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
         "updated": provenance.now_iso(),
         "provenance": provenance.collect(),
     })  # fmt: skip
-
-
-def prepare_records(plan: RunPlan, needed: set[str]) -> dict[str, Any]:
-    """Preprocess (or reuse from the cache) the records with ids in `needed`; failures stay per record."""
-    from rppgbench.preprocess import PreprocessConfig, prepare
-
-    config = PreprocessConfig.from_dict(plan.protocol.preprocess)
-    results: dict[str, Any] = {}
-    for role, loader in plan.loaders.items():
-        wanted = [r for r in plan.records[role] if r.id in needed and r.id not in results]
-        if wanted:
-            options = plan.options
-            results |= prepare(loader, wanted, config, options.cache_root, options.workers, options.progress)
-    return results
 
 
 def _row(record: Record, fold: Fold, **values: Any) -> dict[str, Any]:
@@ -268,13 +328,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def aggregate(plan: RunPlan) -> dict[str, Any]:
-    """Combine the folds' predictions into the run's predictions.csv and metrics.json."""
-    frames = [read_predictions(plan.fold_dir(f) / "predictions.csv") for f in plan.folds]
+    """Combine the finished folds' predictions into the run's predictions.csv and metrics.json."""
+    done = [f for f in plan.folds if plan.fold_done(f)]
+    failed_folds = {
+        f.name: read_json(plan.fold_dir(f) / "failed.json")["error"]
+        for f in plan.folds
+        if not plan.fold_done(f) and (plan.fold_dir(f) / "failed.json").is_file()
+    }
+    frames = [read_predictions(plan.fold_dir(f) / "predictions.csv") for f in done]
     rows = [row for frame in frames for row in frame.to_dict("records")]
     write_predictions(plan.out / "predictions.csv", rows)
-    per_fold = {f.name: read_json(plan.fold_dir(f) / "metrics.json")["metrics"] for f in plan.folds}
+    per_fold = {f.name: read_json(plan.fold_dir(f) / "metrics.json")["metrics"] for f in done}
     summary = summarise(rows)
-    result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary,
+    result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary, "failed_folds": failed_folds,
               "hr_estimator": plan.protocol.hr_config().to_dict()}  # fmt: skip
     write_json(plan.out / "metrics.json", result)
     return result
