@@ -47,5 +47,7 @@ def test_unknown_protocol_exits_2(cli):
 
 
 def test_bad_parameter_is_reported(cli):
-    result = invoke(cli, "run", "--method", "pos", "--protocol", "synth-mini", "--set", "windowz=3", "--out", "x")
+    result = invoke(
+        cli, "run", "--method", "pos", "--protocol", "synth-mini", "--set", "windowz=3", "--out", "x"
+    )
     assert result.exit_code == 2 and "has no parameter windowz" in result.output

@@ -12,13 +12,20 @@ from rppgbench.signal.hr import HRConfig
 
 
 def test_three_ten_second_clips():
-    assert evaluation_windows(900, 30.0, WindowingSpec("clips", 10.0, 3)) == [(0, 300), (300, 600), (600, 900)]
+    assert evaluation_windows(900, 30.0, WindowingSpec("clips", 10.0, 3)) == [
+        (0, 300),
+        (300, 600),
+        (600, 900),
+    ]
     assert evaluation_windows(700, 30.0, WindowingSpec("clips", 10.0, 3)) == [(0, 300), (300, 600)]
     assert evaluation_windows(240, 30.0, WindowingSpec("clips", 10.0, 3)) == [(0, 240)]
 
 
 def test_sliding_and_whole_windows():
-    assert evaluation_windows(450, 30.0, WindowingSpec("sliding", window_seconds=10, step_seconds=5)) == [(0, 300), (150, 450)]
+    assert evaluation_windows(450, 30.0, WindowingSpec("sliding", window_seconds=10, step_seconds=5)) == [
+        (0, 300),
+        (150, 450),
+    ]
     assert evaluation_windows(450, 30.0, WindowingSpec("whole")) == [(0, 450)]
 
 

@@ -61,7 +61,8 @@ def test_process_executor_retries_then_records_failure(tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_executor():
-    ray = pytest.importorskip("ray")
+    import ray
+
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     executor = make_executor("ray", jobs=2, retries=1)
     yield executor

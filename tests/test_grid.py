@@ -26,10 +26,11 @@ def _grid(tmp_path, executor: str) -> dict[str, pd.DataFrame]:
 
 
 def test_ray_grid_matches_local_grid(tmp_path):
-    pytest.importorskip("ray")
     local, on_ray = _grid(tmp_path, "local"), _grid(tmp_path, "ray")
     for method in local:
-        pd.testing.assert_frame_equal(local[method].reset_index(drop=True), on_ray[method].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            local[method].reset_index(drop=True), on_ray[method].reset_index(drop=True)
+        )
         assert (local[method]["status"] == "ok").all()
 
 
@@ -48,9 +49,13 @@ class ExplodingTrainer(Method):
 
 def test_failing_fold_jobs_are_retried_recorded_and_do_not_stop_the_grid(tmp_path, monkeypatch):
     monkeypatch.setitem(registry().methods, "exploding", ExplodingTrainer)
-    plans = [plan_run(RunOptions(m, "synth-mini", out=tmp_path / m, progress=False)) for m in ("exploding", "pos")]
+    plans = [
+        plan_run(RunOptions(m, "synth-mini", out=tmp_path / m, progress=False)) for m in ("exploding", "pos")
+    ]
     outcomes = execute_plans(plans, LocalExecutor(retries=1))
-    assert all(not o.ok and o.attempts == 2 and "out of memory" in o.error for o in outcomes[tmp_path / "exploding"])
+    assert all(
+        not o.ok and o.attempts == 2 and "out of memory" in o.error for o in outcomes[tmp_path / "exploding"]
+    )
     assert all(o.ok for o in outcomes[tmp_path / "pos"])
     failed = json.loads((tmp_path / "exploding" / "folds" / "1" / "failed.json").read_text())
     assert "out of memory" in failed["error"]
@@ -75,6 +80,8 @@ def test_rerun_resumes_finished_folds(tmp_path):
 def test_changed_configuration_refuses_to_resume(tmp_path):
     from rppgbench.errors import ConfigError
 
-    execute_plans([plan_run(RunOptions("pos", "synth-mini", out=tmp_path / "r", progress=False))], LocalExecutor())
+    execute_plans(
+        [plan_run(RunOptions("pos", "synth-mini", out=tmp_path / "r", progress=False))], LocalExecutor()
+    )
     with pytest.raises(ConfigError, match="different configuration"):
         plan_run(RunOptions("pos", "synth-mini", params={"window_s": "2.0"}, out=tmp_path / "r"))

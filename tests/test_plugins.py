@@ -88,7 +88,9 @@ def test_third_party_package_is_listed_and_runs(tmp_path):
     datasets = _rppgbench(["list", "datasets"], site, tmp_path)
     assert "example-squares" in datasets.stdout
     out = tmp_path / "run"
-    ran = _rppgbench(["run", "--method", "example-gr", "--protocol", "example-2fold", "--out", str(out)], site, tmp_path)
+    ran = _rppgbench(
+        ["run", "--method", "example-gr", "--protocol", "example-2fold", "--out", str(out)], site, tmp_path
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     import pandas as pd
 

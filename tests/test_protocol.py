@@ -69,10 +69,14 @@ def test_validation_errors_name_the_problem(change, message):
 def test_split_file_formats(tmp_path):
     groups = [["p1", "p2"], ["p3"], ["p4", "p5"]]
     (tmp_path / "s.json").write_text(json.dumps({"folds": groups}))
-    (tmp_path / "s.csv").write_text("subject,fold\n" + "".join(f"{s},{i}\n" for i, g in enumerate(groups) for s in g))
+    (tmp_path / "s.csv").write_text(
+        "subject,fold\n" + "".join(f"{s},{i}\n" for i, g in enumerate(groups) for s in g)
+    )
     from scipy.io import savemat
 
-    savemat(tmp_path / "s.mat", {f"fold{i + 1}": np.array([int(s[1:]) for s in g]) for i, g in enumerate(groups)})
+    savemat(
+        tmp_path / "s.mat", {f"fold{i + 1}": np.array([int(s[1:]) for s in g]) for i, g in enumerate(groups)}
+    )
     assert read_split_file(tmp_path / "s.json") == groups
     assert read_split_file(tmp_path / "s.csv") == groups
     assert read_split_file(tmp_path / "s.mat") == [["1", "2"], ["3"], ["4", "5"]]

@@ -44,7 +44,9 @@ class PulseSquares(DatasetLoader):
 
     def records(self) -> list[Record]:
         return [
-            Record(self.name, f"s{k}", "1", location=Path("generated"), fps=self.fps, meta={"bpm": 60 + 8 * k})
+            Record(
+                self.name, f"s{k}", "1", location=Path("generated"), fps=self.fps, meta={"bpm": 60 + 8 * k}
+            )
             for k in range(self.options["subjects"])
         ]
 
