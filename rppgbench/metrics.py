@@ -1,0 +1,132 @@
+"""The one place HR error metrics are computed: per fold, per run, per window, and for leaderboards.
+
+Conventions (stated once, used everywhere): error = predicted - reference (bpm); SD is the sample
+standard deviation of the error (ddof=1), as Bland-Altman analysis uses; MAPE is in percent; the
+Bland-Altman limits of agreement are bias +- 1.96 SD; Pearson r comes with its two-sided p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from scipy.stats import pearsonr
+
+from rppgbench.errors import SignalError
+
+
+class MetricInfo(NamedTuple):
+    """How a metric is shown: label, unit ("" if none) and which direction is better."""
+
+    label: str
+    unit: str
+    better: str  # "lower", "higher", "zero" (closest to zero) or "" (not a score)
+
+
+METRIC_NAMES: dict[str, MetricInfo] = {
+    "n": MetricInfo("N", "", ""),
+    "mae": MetricInfo("MAE", "bpm", "lower"),
+    "rmse": MetricInfo("RMSE", "bpm", "lower"),
+    "mape": MetricInfo("MAPE", "%", "lower"),
+    "sd": MetricInfo("SD of error", "bpm", "lower"),
+    "r": MetricInfo("Pearson r", "", "higher"),
+    "r_p": MetricInfo("p-value of r", "", ""),
+    "ba_bias": MetricInfo("Bland-Altman bias", "bpm", "zero"),
+    "ba_lower": MetricInfo("Bland-Altman lower 95% limit", "bpm", ""),
+    "ba_upper": MetricInfo("Bland-Altman upper 95% limit", "bpm", ""),
+}
+"""Keys of `hr_metrics`, in display order, with human labels and units."""
+
+
+def _paired(pred: object, ref: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two equal-length finite 1-D float arrays; SignalError naming the problem otherwise."""
+    p = np.asarray(pred, dtype=np.float64).reshape(-1) if np.ndim(pred) <= 1 else None
+    r = np.asarray(ref, dtype=np.float64).reshape(-1) if np.ndim(ref) <= 1 else None
+    if p is None or r is None:
+        raise SignalError(f"metrics need 1-D HR arrays, got shapes {np.shape(pred)} and {np.shape(ref)}")
+    if p.size != r.size:
+        raise SignalError(f"metrics need as many predictions as references, got {p.size} and {r.size}")
+    if p.size == 0:
+        raise SignalError("metrics need at least one (prediction, reference) pair, got none")
+    for name, values in (("predicted", p), ("reference", r)):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise SignalError(
+                f"{name} HR has {bad.size} non-finite value(s) (first at index {bad[0]}); "
+                "leave failed videos out before computing metrics"
+            )
+    if np.any(r <= 0):
+        raise SignalError(f"reference HR must be positive (MAPE divides by it), got {r[r <= 0][0]:g}")
+    return p, r
+
+
+def hr_metrics(pred: Sequence[float] | np.ndarray, ref: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Error statistics of predicted vs reference HR (bpm), keyed as in `METRIC_NAMES`.
+
+    n; mae, rmse; mape (percent of the reference); sd (ddof=1; nan for n < 2); r and r_p (Pearson r,
+    two-sided p-value; nan for n < 3 or a constant input); ba_bias (mean error) and ba_lower/ba_upper
+    (bias -+ 1.96 SD). Raises SignalError for NaN, mismatched or empty input.
+    """
+    p, r = _paired(pred, ref)
+    error = p - r
+    n = int(error.size)
+    sd = float(np.std(error, ddof=1)) if n >= 2 else math.nan
+    if n >= 3 and np.ptp(p) > 0 and np.ptp(r) > 0:
+        result = pearsonr(p, r)
+        corr, p_value = float(result.statistic), float(result.pvalue)
+    else:
+        corr = p_value = math.nan
+    bias = float(error.mean())
+    return {
+        "n": n,
+        "sd": sd,
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mape": float(np.mean(np.abs(error) / r) * 100.0),
+        "r": corr,
+        "r_p": p_value,
+        "ba_bias": bias,
+        "ba_lower": bias - 1.96 * sd,
+        "ba_upper": bias + 1.96 * sd,
+    }
+
+
+def window_metrics(
+    pred_windows: Sequence[Sequence[float]], ref_windows: Sequence[Sequence[float]]
+) -> dict[str, float]:
+    """`hr_metrics` over every window of every video pooled (per-window evaluation), plus `n_videos`.
+
+    Each video's predicted and reference window lists must have the same length.
+    """
+    if len(pred_windows) != len(ref_windows):
+        raise SignalError(
+            f"{len(pred_windows)} videos of predicted windows but {len(ref_windows)} of reference"
+        )
+    for index, (p, r) in enumerate(zip(pred_windows, ref_windows, strict=True)):
+        if len(p) != len(r):
+            raise SignalError(f"video {index}: {len(p)} predicted windows but {len(r)} reference windows")
+    pooled_pred = np.concatenate([np.asarray(p, dtype=np.float64) for p in pred_windows] or [np.empty(0)])
+    pooled_ref = np.concatenate([np.asarray(r, dtype=np.float64) for r in ref_windows] or [np.empty(0)])
+    return {**hr_metrics(pooled_pred, pooled_ref), "n_videos": len(pred_windows)}
+
+
+def plugin_metrics(
+    pred: Sequence[float] | np.ndarray,
+    ref: Sequence[float] | np.ndarray,
+    metrics: dict[str, Callable[..., float]] | None = None,
+) -> dict[str, float]:
+    """Extra metrics registered by plugins (`register_metrics`), evaluated on checked arrays.
+
+    `metrics` defaults to the process-wide registry's; a name that clashes with a built-in is refused.
+    """
+    if metrics is None:
+        from rppgbench.plugins import registry
+
+        metrics = registry().metrics
+    p, r = _paired(pred, ref)
+    clash = sorted(set(metrics) & set(METRIC_NAMES))
+    if clash:
+        raise SignalError(f"plugin metric name(s) {', '.join(clash)} clash with built-in metrics")
+    return {name: float(fn(p.copy(), r.copy())) for name, fn in metrics.items()}
