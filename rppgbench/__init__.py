@@ -8,3 +8,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str):
+    """Import `rppgbench.predict` on first use, so `rppgbench.predict(...)` works without the import cost."""
+    if name == "predict":
+        from importlib import import_module
+
+        return import_module("rppgbench.predict").predict
+    raise AttributeError(f"module 'rppgbench' has no attribute {name!r}")

@@ -1,0 +1,11 @@
+"""Heart rate from any video file: `predict(path, method="pos")` and the `rppgbench predict` command.
+
+No dataset loader is needed: the video is streamed into face crops, a registered method turns them
+into an rPPG signal, and the shared HR estimator gives the average HR and a sliding-window series.
+"""
+
+from rppgbench.predict.api import PredictionResult, predict
+from rppgbench.predict.faces import FaceCrops, read_face_crops
+from rppgbench.predict.reference import read_reference_csv
+
+__all__ = ["FaceCrops", "PredictionResult", "predict", "read_face_crops", "read_reference_csv"]

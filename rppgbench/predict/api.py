@@ -1,0 +1,416 @@
+"""Heart rate from any video file: face crops -> a method's rPPG signal -> the shared HR estimator.
+
+`predict(path, method="pos")` is the whole pipeline for one video, with no dataset loader: the video
+is streamed into face crops (`rppgbench.predict.faces`), the method turns them into a pulse signal,
+and `rppgbench.signal.hr` gives the average HR and an HR series in sliding windows. An optional
+reference (CSV or `Reference`) adds reference HRs and errors. The CLI `rppgbench predict` wraps it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import rppgbench
+from rppgbench.data import Clip, Record, Reference
+from rppgbench.errors import ConfigError, DataError, RppgbenchError, SignalError
+from rppgbench.method import Method
+from rppgbench.predict.faces import FaceCrops, read_face_crops
+from rppgbench.predict.reference import read_reference_csv
+from rppgbench.preprocess.config import PreprocessConfig
+from rppgbench.signal.hr import HRConfig, estimate_hr, hr_over_time, reference_hr, snr_db
+
+SIGNAL_CSV, HR_CSV, SUMMARY_JSON, FIGURE_PNG = "signal.csv", "hr.csv", "summary.json", "figure.png"
+
+
+@dataclass
+class PredictionResult:
+    """HR of one video: the average, the per-window series, the rPPG signal and, given a reference, errors.
+
+    hr_bpm: HR of the whole signal (the shared estimator on all of it); times / hr_series: window centres
+    (s) and window HRs (nan where a window has no usable pulse); signal: one value per frame at `fps`;
+    face_box: the crop box (x, y, w, h) of the first frame in video pixels; reference_hr and
+    reference_series: the same from the reference (None without one); errors: overall and per-window
+    error statistics (None without a reference).
+    """
+
+    video: Path
+    method: dict[str, Any]
+    fps: float
+    n_frames: int
+    hr_bpm: float
+    times: np.ndarray
+    hr_series: np.ndarray
+    signal: np.ndarray
+    face_box: tuple[int, int, int, int]
+    window_s: float
+    step_s: float
+    hr_config: HRConfig
+    face: dict[str, Any] = field(default_factory=dict)
+    weights: Path | None = None
+    snr_db: float = math.nan
+    reference_hr: float | None = None
+    reference_series: np.ndarray | None = None
+    reference_info: dict[str, Any] | None = None
+    errors: dict[str, Any] | None = None
+    first_frame: np.ndarray | None = field(default=None, repr=False)
+    first_crop: np.ndarray | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
+    reference: Reference | None = field(default=None, repr=False)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of video analysed."""
+        return self.n_frames / self.fps
+
+    @property
+    def signal_times(self) -> np.ndarray:
+        """Time (s) of each signal sample: frame index / fps."""
+        return np.arange(len(self.signal), dtype=np.float64) / self.fps
+
+    def window_stats(self) -> dict[str, Any]:
+        """Summary of the window HR series: count, usable count, mean, median, SD, min, max (bpm)."""
+        finite = self.hr_series[np.isfinite(self.hr_series)]
+        stats: dict[str, Any] = {"n_windows": int(self.hr_series.size), "n_valid": int(finite.size)}
+        for name, fn in (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max)):
+            stats[name] = float(fn(finite)) if finite.size else math.nan
+        stats["sd"] = float(np.std(finite, ddof=1)) if finite.size > 1 else math.nan
+        return stats
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary: inputs, settings, face box, HR, per-window stats, reference and errors."""
+        x, y, w, h = self.face_box
+        out: dict[str, Any] = {
+            "video": str(self.video),
+            "method": self.method,
+            "weights": None if self.weights is None else str(self.weights),
+            "fps": self.fps,
+            "n_frames": self.n_frames,
+            "duration_s": self.duration_s,
+            "face_box": {"x": x, "y": y, "w": w, "h": h},
+            "face": self.face,
+            "hr_bpm": self.hr_bpm,
+            "snr_db": self.snr_db,
+            "snr_at": "reference_hr" if self.reference_hr is not None else "hr_bpm",
+            "window_s": self.window_s,
+            "step_s": self.step_s,
+            "windows": self.window_stats(),
+            "window_times_s": self.times,
+            "window_hr_bpm": self.hr_series,
+            "hr_estimator": self.hr_config.to_dict(),
+            "reference": None,
+            "errors": self.errors,
+            "notes": list(self.notes),
+            "rppgbench_version": rppgbench.__version__,
+        }
+        if self.reference_info is not None:
+            out["reference"] = {
+                **self.reference_info,
+                "hr_bpm": self.reference_hr,
+                "window_hr_bpm": self.reference_series,
+            }
+        return out
+
+    def save(self, out_dir: Path | str) -> dict[str, Path]:
+        """Write signal.csv, hr.csv, summary.json and figure.png into `out_dir`; return their paths."""
+        from rppgbench.predict.figure import plot_prediction
+        from rppgbench.store import atomic_write_bytes, write_json
+
+        folder = Path(out_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {name: folder / name for name in (SIGNAL_CSV, HR_CSV, SUMMARY_JSON, FIGURE_PNG)}
+        signal_rows = np.column_stack([self.signal_times, self.signal])
+        atomic_write_bytes(paths[SIGNAL_CSV], _csv(["time_s", "value"], signal_rows, ["%.4f", "%.7g"]))
+        columns, formats = ["time_s", "hr_pred"], ["%.3f", "%.3f"]
+        hr_rows = [self.times, self.hr_series]
+        if self.reference_series is not None:
+            columns.append("hr_ref")
+            formats.append("%.3f")
+            hr_rows.append(self.reference_series)
+        atomic_write_bytes(paths[HR_CSV], _csv(columns, np.column_stack(hr_rows), formats))
+        write_json(paths[SUMMARY_JSON], self.to_dict())
+        plot_prediction(self, paths[FIGURE_PNG])
+        return paths
+
+
+def _csv(header: list[str], rows: np.ndarray, formats: list[str]) -> bytes:
+    lines = [",".join(header)]
+    for row in rows:
+        lines.append(
+            ",".join("" if not np.isfinite(v) else fmt % v for v, fmt in zip(row, formats, strict=True))
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def predict(
+    path: Path | str,
+    method: str | Method = "pos",
+    weights: Path | str | None = None,
+    window: float = 10.0,
+    step: float = 1.0,
+    reference: Path | str | Reference | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    hr: HRConfig | dict[str, Any] | None = None,
+    size: int | None = None,
+    enlarge: float | None = None,
+    redetect_every: int = 0,
+    smoothing: float = 0.5,
+    face: str = "blazeface",
+    box: tuple[float, float, float, float] | None = None,
+    min_confidence: float = 0.5,
+    fps: float | None = None,
+    max_frames: int = 0,
+    reference_column: str | None = None,
+    reference_kind: str | None = None,
+    reference_rate: float | None = None,
+    reference_time_column: str | None = None,
+    progress: bool = False,
+) -> PredictionResult:
+    """Heart rate of the face in the video at `path` with `method` (a registered name or an instance).
+
+    Trained methods need `weights` (a weights file a `rppgbench run` saved as
+    `<run>/folds/<fold>/model.pt`, or a folder holding exactly one). `window`/`step`: seconds of the
+    sliding HR windows. `reference`: a CSV path (see `read_reference_csv`) or a `Reference` in seconds
+    from the first frame. `size`/`enlarge` default to the training run's preprocessing for a trained
+    method (when its run.json is found) and to 128 px / 1.6 otherwise. Every problem raises an
+    RppgbenchError subclass with a one-line message.
+    """
+    if not (_positive(window) and _positive(step)):
+        raise ConfigError(f"window and step must be positive seconds, got {window!r} and {step!r}")
+    hr_config = hr if isinstance(hr, HRConfig) else HRConfig.from_dict(hr)
+    if box is not None and face != "blazeface":
+        raise ConfigError(f"a face box replaces detection; it cannot be combined with face={face!r}")
+    notes: list[str] = []
+    instance, weights_path, trained_prep = _method(method, weights, params or {}, notes)
+    size = int(size if size is not None else trained_prep.get("size", 128))
+    enlarge = float(enlarge if enlarge is not None else trained_prep.get("enlarge", 1.6))
+    prep = PreprocessConfig(
+        face=face if box is None else "dataset",
+        enlarge=enlarge,
+        redetect_every=redetect_every,
+        smoothing=smoothing,
+        size=size,
+        min_confidence=min_confidence,
+        max_frames=max_frames,
+    )
+    crops = read_face_crops(path, prep, box=box, fps=fps, progress=progress)
+    if crops.duration < window:
+        raise SignalError(
+            f"{crops.path}: the clip is {crops.duration:.2f} s long ({crops.n_frames} frames at "
+            f"{crops.fps:g} fps), shorter than one {window:g} s HR window; use a shorter --window"
+        )
+    signal = _signal(instance, crops)
+    hr_bpm = estimate_hr(signal, crops.fps, hr_config, name=f"{crops.path.name} rPPG signal")
+    times, series = hr_over_time(signal, crops.fps, window, step, hr_config)
+    result = PredictionResult(
+        video=crops.path,
+        method=instance.describe(),
+        fps=crops.fps,
+        n_frames=crops.n_frames,
+        hr_bpm=float(hr_bpm),
+        times=times,
+        hr_series=series,
+        signal=signal,
+        face_box=tuple(int(v) for v in crops.crop_boxes[0]),  # type: ignore[arg-type]
+        window_s=float(window),
+        step_s=float(step),
+        hr_config=hr_config,
+        face=crops.describe(),
+        weights=weights_path,
+        first_frame=crops.first_frame,
+        first_crop=crops.frames[0].copy(),
+        notes=notes,
+    )
+    expected = min(crops.announced_frames, max_frames or crops.announced_frames)
+    if expected and crops.n_frames < expected - max(2, int(0.01 * expected)):
+        notes.append(
+            f"decoded {crops.n_frames} of the {crops.announced_frames} frames the file announces "
+            "(truncated or corrupt video?)"
+        )
+    if crops.missed_frames:
+        notes.append(
+            f"face not found at {len(crops.missed_frames)} re-detections (first at frame "
+            f"{crops.missed_frames[0]}); the previous box was kept"
+        )
+    if reference is not None:
+        _add_reference(
+            result,
+            reference,
+            column=reference_column,
+            kind=reference_kind,
+            rate=reference_rate,
+            time_column=reference_time_column,
+        )
+    else:
+        result.snr_db = _snr(signal, crops.fps, hr_bpm, hr_config)
+    return result
+
+
+def _positive(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )
+
+
+def _method(
+    method: str | Method, weights: Path | str | None, params: dict[str, Any], notes: list[str]
+) -> tuple[Method, Path | None, dict[str, Any]]:
+    """The method instance, with weights loaded for a trained method, and the training preprocessing."""
+    if isinstance(method, Method):
+        if params:
+            raise ConfigError("params cannot be combined with a Method instance; configure the instance")
+        instance = method
+    else:
+        from rppgbench.plugins import registry
+
+        cls = registry().method(method)
+        instance = cls(**params)
+    if not instance.trains:
+        if weights is not None:
+            raise ConfigError(
+                f"method {instance.name!r} does not train; --weights is only for trained methods"
+            )
+        return instance, None, {}
+    if weights is None:
+        if isinstance(method, Method):
+            return instance, None, {}  # the caller's instance: fitted or loaded already
+        raise ConfigError(
+            f"method {instance.name!r} is trained: give its weights with --weights FILE "
+            "(a `rppgbench run` saves them as <run>/folds/<fold>/model.pt)"
+        )
+    path = resolve_weights(Path(weights))
+    try:
+        instance.load(path)
+    except RppgbenchError:
+        raise
+    except NotImplementedError as exc:
+        raise ConfigError(f"method {instance.name!r} cannot load weights: {exc}") from exc
+    except Exception as exc:
+        raise ConfigError(f"{path}: cannot load weights for method {instance.name!r}: {exc}") from exc
+    prep = training_preprocess(path)
+    if prep:
+        notes.append(
+            f"crop size and enlargement taken from the training run ({path.parents[2] / 'run.json'})"
+        )
+    return instance, path, prep
+
+
+def resolve_weights(path: Path) -> Path:
+    """A weights file, or the only `model.pt` inside a folder (a fold folder or a whole run folder)."""
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise ConfigError(f"weights {path} not found")
+    found = sorted(path.glob("model.pt")) or sorted(path.glob("folds/*/model.pt"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ConfigError(f"weights folder {path} holds no model.pt (nor folds/*/model.pt)")
+    listed = ", ".join(str(p.relative_to(path)) for p in found)
+    raise ConfigError(f"weights folder {path} holds several models ({listed}); give one file with --weights")
+
+
+def training_preprocess(weights: Path) -> dict[str, Any]:
+    """`size` and `enlarge` of the protocol a run trained with, read from `<run>/run.json` beside
+    `<run>/folds/<fold>/model.pt`; empty when there is no such file or it does not say."""
+    from rppgbench.store import read_json
+
+    if weights.parent.parent.name != "folds":
+        return {}
+    run_json = weights.parents[2] / "run.json"
+    try:
+        prep = read_json(run_json)["protocol"]["preprocess"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(prep, dict):
+        return {}
+    return {k: prep[k] for k in ("size", "enlarge") if isinstance(prep.get(k), (int, float))}
+
+
+def _signal(method: Method, crops: FaceCrops) -> np.ndarray:
+    record = Record(dataset="video", subject=crops.path.stem, session="", location=crops.path, fps=crops.fps)
+    clip = Clip(record=record, frames=crops.frames, timestamps=crops.timestamps, face_boxes=crops.crop_boxes)
+    signal = np.asarray(method.predict(clip), dtype=np.float64).reshape(-1)
+    if signal.size != crops.n_frames:
+        raise SignalError(
+            f"method {method.name!r} returned {signal.size} values "
+            f"for the {crops.n_frames} frames of {crops.path}"
+        )
+    if not np.all(np.isfinite(signal)):
+        raise SignalError(f"method {method.name!r} returned non-finite values for {crops.path}")
+    return signal
+
+
+def _snr(signal: np.ndarray, fps: float, hr_bpm: float | None, config: HRConfig) -> float:
+    if hr_bpm is None or not math.isfinite(hr_bpm):
+        return math.nan
+    try:
+        return snr_db(signal, fps, hr_bpm, config)
+    except SignalError:
+        return math.nan
+
+
+def _add_reference(
+    result: PredictionResult,
+    reference: Path | str | Reference,
+    *,
+    column: str | None,
+    kind: str | None,
+    rate: float | None,
+    time_column: str | None,
+) -> None:
+    """Reference HR (whole clip and per window), errors and the SNR at the reference HR, into `result`."""
+    from rppgbench.metrics import hr_metrics
+
+    if isinstance(reference, Reference):
+        ref, info = reference, {"file": None, "kind": reference.kind, "rate_hz": reference.rate}
+    else:
+        ref, info = read_reference_csv(
+            reference,
+            fps=result.fps,
+            n_frames=result.n_frames,
+            column=column,
+            kind=kind,
+            rate=rate,
+            time_column=time_column,
+        )
+    config, duration = result.hr_config, result.duration_s
+    try:
+        overall = reference_hr(ref, 0.0, duration, config)
+    except SignalError as exc:
+        raise DataError(f"{info.get('file') or 'reference'}: no reference HR over the video: {exc}") from exc
+    half = result.window_s / 2.0
+    series = np.full(result.times.shape, np.nan)
+    failed: list[str] = []
+    for i, centre in enumerate(result.times):
+        try:
+            series[i] = reference_hr(ref, centre - half, centre + half, config)
+        except SignalError as exc:
+            failed.append(f"{centre:.1f} s: {exc}")
+    if failed:
+        result.notes.append(f"{len(failed)} windows have no reference HR (first: {failed[0]})")
+    paired = np.isfinite(series) & np.isfinite(result.hr_series)
+    errors: dict[str, Any] = {
+        "error_bpm": result.hr_bpm - overall,
+        "abs_error_bpm": abs(result.hr_bpm - overall),
+        "windows_compared": int(paired.sum()),
+        "windows_without_reference": len(failed),
+        "windows_without_prediction": int((~np.isfinite(result.hr_series)).sum()),
+        "window": None,
+    }
+    if paired.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            errors["window"] = hr_metrics(result.hr_series[paired], series[paired])
+    result.reference = ref
+    result.reference_hr = float(overall)
+    result.reference_series = series
+    result.reference_info = info
+    result.errors = errors
+    result.snr_db = _snr(result.signal, result.fps, overall, config)
