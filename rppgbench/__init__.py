@@ -11,9 +11,9 @@ __all__ = ["__version__"]
 
 
 def __getattr__(name: str):
-    """Import `rppgbench.predict` on first use, so `rppgbench.predict(...)` works without the import cost."""
+    """Import `rppgbench.predict` on first use: `rppgbench.predict(path, method="pos")` needs no import."""
     if name == "predict":
         from importlib import import_module
 
-        return import_module("rppgbench.predict").predict
+        return import_module("rppgbench.predict")
     raise AttributeError(f"module 'rppgbench' has no attribute {name!r}")
