@@ -9,7 +9,7 @@ import torch
 from rppgbench_plugins.autohr.augment import HeartRateResample, TubeCutout, stretch_frames, tube_masks
 from rppgbench_plugins.autohr.genotype import default_genotype
 from rppgbench_plugins.autohr.method import AutoHR
-from rppgbench_plugins.autohr.network import AutoHRNet, PhysNetTDC
+from rppgbench_plugins.autohr.network import AutoHRNet, physnet_tdc
 
 from rppgbench.data import Clip, Record, Reference
 from rppgbench.errors import ConfigError
@@ -49,7 +49,7 @@ def test_derived_network_forward_backward_tiny_and_length_t_at_paper_frames():
 
 def test_physnet_tdc_backbone_output_length():
     with torch.no_grad():
-        assert PhysNetTDC(theta=0.2, width=8).eval()(torch.randn(1, 3, 16, 16, 16)).shape == (1, 16)
+        assert physnet_tdc(theta=0.2, width=8).eval()(torch.randn(1, 3, 16, 16, 16)).shape == (1, 16)
 
 
 def test_method_defaults_are_the_papers_and_record_the_genotype():

@@ -23,7 +23,7 @@ from rppgbench.training.sampling import Batch
 
 from .augment import HeartRateResample, TubeCutout
 from .genotype import Genotype, load_genotype
-from .network import DEFAULT_WIDTH_MULT, TEMPORAL_MULTIPLE, AutoHRNet, PhysNetTDC
+from .network import DEFAULT_WIDTH_MULT, TEMPORAL_MULTIPLE, AutoHRNet, physnet_tdc
 from .transforms import clip_input
 
 LOSSES = ("hybrid", "time", "freq")
@@ -89,7 +89,7 @@ class AutoHR(NeuralMethod):
     def build_model(self) -> nn.Module:
         """The derived AutoHR network (or PhysNet with TDC for backbone=physnet)."""
         if self.config["backbone"] == "physnet":
-            return PhysNetTDC(theta=float(self.config["physnet_theta"]))
+            return physnet_tdc(theta=float(self.config["physnet_theta"]))
         return AutoHRNet(
             self.genotype(), channels=int(self.config["channels"]), width_mult=self.config["width_mult"]
         )

@@ -107,33 +107,16 @@ class AutoHRNet(nn.Module):
         return self.head(self.blocks(self.stem(x)), frames)
 
 
-class PhysNetTDC(nn.Module):
-    """The paper's manual baseline for its loss and theta ablations: PhysNet's 3DCNN (Yu et al., BMVC 2019)
-    with every 3x3x3 convolution a TDC of the given theta (theta = 0 is PhysNet itself).
+def physnet_tdc(theta: float = 0.0, width: int = 64) -> nn.Module:
+    """The paper's manual baseline for its loss and theta ablations: PhysNet (Yu et al., BMVC 2019) with
+    every 3x3x3 convolution a TDC of the given theta (theta = 0 is PhysNet itself)."""
+    from rppgbench_plugins.neural.physnet import PhysNetED
 
-    Stem Conv[1,5,5] 16 + pool 1x2x2; TDC 16->32, 32->64; pool 2x2x2; TDC x2; pool 2x2x2; TDC x2;
-    pool 1x2x2; TDC x2; the shared head (two temporal up-convolutions, spatial average, 1x1x1 conv).
-    """
+    from .tdc import TemporalDifferenceConv3d
 
-    def __init__(self, theta: float = 0.0, width: int = 64) -> None:
-        super().__init__()
-        from .tdc import TemporalDifferenceConv3d
+    def tdc_block(c_in: int, c_out: int, kernel: tuple[int, int, int]) -> nn.Module:
+        return nn.Sequential(
+            TemporalDifferenceConv3d(c_in, c_out, kernel, theta=theta), nn.BatchNorm3d(c_out), nn.ReLU()
+        )
 
-        def tdc(c_in: int, c_out: int) -> nn.Module:
-            return nn.Sequential(
-                TemporalDifferenceConv3d(c_in, c_out, 3, theta=theta), nn.BatchNorm3d(c_out), nn.ReLU()
-            )
-
-        half = width // 2
-        self.stem = Stem(16)
-        self.body = nn.Sequential(
-            tdc(16, half), tdc(half, width), nn.MaxPool3d(2, 2),
-            tdc(width, width), tdc(width, width), nn.MaxPool3d(2, 2),
-            tdc(width, width), tdc(width, width), nn.MaxPool3d((1, 2, 2), (1, 2, 2)),
-            tdc(width, width), tdc(width, width),
-        )  # fmt: skip
-        self.head = Head(width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frames = x.shape[2]
-        return self.head(self.body(self.stem(x)), frames)
+    return PhysNetED(width, block=tdc_block)

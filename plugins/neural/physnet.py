@@ -10,6 +10,7 @@ manual baseline: 3 x 160 x 112 x 112 clips, Adam lr 1e-4, weight decay 5e-5, bat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -19,8 +20,11 @@ from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training import Batch, NegPearsonLoss, NeuralMethod, neural_params, resize_frames
 
+ConvBlock = Callable[[int, int, tuple[int, int, int]], nn.Module]
+"""Builds one conv block from (in channels, out channels, kernel); swapped to study other convolutions."""
 
-def _conv_block(c_in: int, c_out: int, kernel: tuple[int, int, int]) -> nn.Sequential:
+
+def conv_block(c_in: int, c_out: int, kernel: tuple[int, int, int]) -> nn.Sequential:
     """Conv3d ('same' padding) + BatchNorm + ReLU."""
     padding = tuple(k // 2 for k in kernel)
     return nn.Sequential(
@@ -47,23 +51,24 @@ class PhysNetED(nn.Module):
     -> spatial global average pool -> Conv 1x1x1 to one channel.
     """
 
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 64, block: ConvBlock = conv_block) -> None:
+        """`block` builds the 3x3x3 blocks (e.g. temporal difference convolutions); the stem stays plain."""
         super().__init__()
         quarter, half = max(1, width // 4), max(1, width // 2)
         self.encoder = nn.Sequential(
-            _conv_block(3, quarter, (1, 5, 5)),
+            conv_block(3, quarter, (1, 5, 5)),
             nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2)),
-            _conv_block(quarter, half, (3, 3, 3)),
-            _conv_block(half, width, (3, 3, 3)),
+            block(quarter, half, (3, 3, 3)),
+            block(half, width, (3, 3, 3)),
             nn.MaxPool3d((2, 2, 2), stride=(2, 2, 2)),
-            _conv_block(width, width, (3, 3, 3)),
-            _conv_block(width, width, (3, 3, 3)),
+            block(width, width, (3, 3, 3)),
+            block(width, width, (3, 3, 3)),
             nn.MaxPool3d((2, 2, 2), stride=(2, 2, 2)),
-            _conv_block(width, width, (3, 3, 3)),
-            _conv_block(width, width, (3, 3, 3)),
+            block(width, width, (3, 3, 3)),
+            block(width, width, (3, 3, 3)),
             nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2)),
-            _conv_block(width, width, (3, 3, 3)),
-            _conv_block(width, width, (3, 3, 3)),
+            block(width, width, (3, 3, 3)),
+            block(width, width, (3, 3, 3)),
         )
         self.decoder = nn.Sequential(_upsample_block(width), _upsample_block(width))
         self.head = nn.Conv3d(width, 1, kernel_size=1)
