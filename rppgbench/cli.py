@@ -6,6 +6,7 @@ Plugins add further commands (synth, prepare, compare, report, check, search, ..
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -144,6 +145,8 @@ def run_command(method, protocol, data_roots, out, assignments, seed, workers, f
     )  # fmt: skip
     with _executor(executor, jobs, address, retries) as chosen:
         folder = run(options, chosen)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return
     if not _print_summary(folder):
         sys.exit(1)
 
@@ -242,3 +245,7 @@ def main() -> None:
     except ConfigError as exc:  # raised while plugins add commands
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,7 @@ from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
 from rppgbench.store import read_json, read_predictions, write_json, write_predictions
+from rppgbench.training import distributed
 
 RESULTS_ROOT = Path("results")
 
@@ -139,8 +140,10 @@ def _normalised(config: dict[str, Any]) -> dict[str, Any]:
 
 def run(options: RunOptions, executor: Executor | None = None) -> Path:
     """Plan the run, execute its jobs (in this process by default), aggregate; returns the run folder."""
-    plan = plan_run(options)
-    execute_plans([plan], executor or LocalExecutor())
+    with distributed.distributed_context():  # torchrun: one process group for the whole run
+        with distributed.main_process_first():  # rank 0 lists (or generates) the records first
+            plan = plan_run(options)
+        execute_plans([plan], executor or LocalExecutor())
     return plan.out
 
 
@@ -150,10 +153,13 @@ def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[J
     The fold jobs of every plan go to the executor in one batch, so a grid keeps all workers busy.
     A fold job that fails after its retries is recorded in `folds/<fold>/failed.json`; the others go on.
     """
+    _check_distributed(executor)
+    main = distributed.is_main_process()  # under torchrun only rank 0 writes the run's files
     started = provenance.now_iso()
     pending = {plan.out: [fold for fold in plan.folds if not plan.fold_done(fold)] for plan in plans}
     for plan in plans:
-        write_run_manifest(plan, status="running", started=started)
+        if main:
+            write_run_manifest(plan, status="running", started=started)
     prepared = _prepare_all(plans, pending, executor)
     jobs, owners = [], []
     for plan in plans:
@@ -165,6 +171,8 @@ def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[J
             owners.append((plan, fold))
     outcomes = executor.run_jobs(jobs)
     by_run: dict[Path, list[JobOutcome]] = {plan.out: [] for plan in plans}
+    if not main:  # the other ranks only trained; rank 0 evaluated and writes
+        return by_run
     for (plan, fold), outcome in zip(owners, outcomes, strict=True):
         by_run[plan.out].append(outcome)
         if outcome.ok:
@@ -178,6 +186,18 @@ def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[J
         status = "complete" if not result["failed_folds"] else "incomplete"
         write_run_manifest(plan, status=status, started=started)
     return by_run
+
+
+def _check_distributed(executor: Executor) -> None:
+    """Under torchrun, fold jobs must run in these processes (the local executor) with a process group."""
+    if distributed.launched_by_torchrun() and not distributed.is_distributed():
+        raise ConfigError(
+            "launched by torchrun but no process group: use `rppgbench run` for multi-GPU training"
+        )
+    if distributed.is_distributed() and not isinstance(executor, LocalExecutor):
+        raise ConfigError(
+            f"multi-GPU data-parallel training runs with the local executor, not {executor.name!r}"
+        )
 
 
 def _prepare_all(plans: list[RunPlan], pending: dict[Path, list[Fold]], executor: Executor) -> dict[str, Any]:
@@ -214,7 +234,9 @@ def prepare_records(
     """Preprocess (or reuse from the cache) records of one loader in this process's worker pool."""
     from rppgbench.preprocess import prepare
 
-    return prepare(loader, records, config, options.cache_root, options.workers, options.progress)
+    progress = options.progress and distributed.is_main_process()
+    with distributed.main_process_first():  # torchrun: rank 0 fills the cache, the others then read it
+        return prepare(loader, records, config, options.cache_root, options.workers, progress)
 
 
 def prepare_one(loader: DatasetLoader, record: Record, config: Any, cache_root: Path | None) -> Any:
@@ -271,6 +293,8 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
         method.fit(clips, context)
         method.save(fold_dir / "model.pt")
         timings["train_s"] = time.perf_counter() - begin
+    if not distributed.is_main_process():  # torchrun: rank 0 alone evaluates and writes the fold's files
+        return {"timings": timings, "rank": distributed.rank()}
     hr_config = plan.protocol.hr_config()
     rows = []
     begin = time.perf_counter()

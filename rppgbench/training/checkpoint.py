@@ -15,7 +15,14 @@ from rppgbench.errors import ConfigError
 
 
 def save_checkpoint(path: Path | str, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a crash never leaves a broken file."""
+    """torch.save to a temporary file beside `path`, then rename: a crash never leaves a broken file.
+
+    Under multi-process training only rank 0 writes (the others return at once).
+    """
+    from rppgbench.training.distributed import is_main_process
+
+    if not is_main_process():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

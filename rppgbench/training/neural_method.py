@@ -28,11 +28,12 @@ from rppgbench.data import Clip
 from rppgbench.errors import ConfigError
 from rppgbench.method import FitContext, Method
 from rppgbench.params import Param, resolve
+from rppgbench.training import distributed
 from rppgbench.training.augment import BatchAugmentation, SampleAugmentation
 from rppgbench.training.checkpoint import load_checkpoint, save_checkpoint
 from rppgbench.training.device import DeviceSetup, seed_everything, setup_device
 from rppgbench.training.inference import predict_signal
-from rppgbench.training.sampling import Batch, make_loaders
+from rppgbench.training.sampling import Batch
 from rppgbench.training.trainer import LoopConfig, LoopResult, TrainingLoop, build_optimizer, build_scheduler
 
 WEIGHTS_FORMAT = "rppgbench-weights"
@@ -169,13 +170,13 @@ class NeuralMethod(Method):
         """Train on `train` (validation subjects split off inside), resuming from `context.work_dir`."""
         seed = int(self.config["seed"]) if int(self.config["seed"]) >= 0 else int(context.seed)
         seed_everything(seed)
-        device = self.device_setup(context.device)
+        device = distributed.local_device(self.device_setup(context.device))
         needs_hr = self.with_hr or self.config["select_metric"] == "val_mae"
         loader_config = {**self.config, "seed": seed, "device": str(device.device)}
-        train_loader, val_loader = make_loaders(
+        train_loader, val_loader = distributed.make_distributed_loaders(
             train, loader_config, augment=self.sample_augmentations(), with_hr=needs_hr
-        )
-        model = device.prepare_model(self.build_model())
+        )  # = make_loaders unless launched by torchrun; batch_size stays the global batch
+        model = distributed.wrap_model(device.prepare_model(self.build_model()), device)
         optimizer = build_optimizer(
             model, self.config["optimizer"], self.config["lr"], self.config["weight_decay"]
         )
@@ -202,7 +203,7 @@ class NeuralMethod(Method):
             batch_augment=self.batch_augmentations(),
             fingerprint=self._fingerprint(train, seed),
         )
-        self.model, self._device = model, device
+        self.model, self._device = distributed.unwrap_model(model), device
         self.fit_result = loop.run(train_loader, val_loader)
         self.model.eval()
         summary = {
@@ -212,9 +213,10 @@ class NeuralMethod(Method):
             "select_metric": self.config["select_metric"] if val_loader is not None else "last_epoch",
             "history": self.fit_result.history,
         }
-        _atomic_write_text(
-            Path(context.work_dir) / "training.json", json.dumps(summary, indent=2, default=float)
-        )
+        if distributed.is_main_process():
+            _atomic_write_text(
+                Path(context.work_dir) / "training.json", json.dumps(summary, indent=2, default=float)
+            )
 
     @staticmethod
     def _evaluate_with(method: NeuralMethod):  # noqa: ANN205 - returns the loop's eval_fn
@@ -289,7 +291,8 @@ class NeuralMethod(Method):
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "meta": meta,
             },
-        )
+        )  # rank 0 writes; under torchrun every rank calls save and the others wait here
+        distributed.barrier()
 
     def load(self, path: Path) -> None:
         """Rebuild the model from a weights file of this method (explicitly given params win)."""

@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from rppgbench.errors import ConfigError, RppgbenchError
+from rppgbench.training import distributed
 from rppgbench.training.augment import BatchAugmentation, apply_batch_augmentations
 from rppgbench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rppgbench.training.device import DeviceSetup
@@ -190,7 +191,7 @@ class TrainingLoop:
             "fingerprint": self.fingerprint,
             "epoch": self.epoch,
             "global_step": self.global_step,
-            "model": self.model.state_dict(),
+            "model": distributed.unwrap_model(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "extra": {name: obj.state_dict() for name, obj in self.extra_state.items()},
@@ -211,7 +212,7 @@ class TrainingLoop:
                 f"checkpoint {path} was written by a different configuration "
                 f"({state.get('fingerprint')}); remove it or use another work directory"
             )
-        self.model.load_state_dict(state["model"])
+        distributed.unwrap_model(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -248,25 +249,30 @@ class TrainingLoop:
                 if hasattr(obj, "set_epoch"):
                     obj.set_epoch(epoch)
             metrics = self._train_epoch(train_loader)
+            metrics = distributed.all_reduce_metrics(metrics, sum_keys=("clips_per_s",))
             if val_loader is not None:
                 self.model.eval()
                 with torch.no_grad():
-                    metrics.update(self.eval_fn(self, val_loader))
+                    metrics.update(self._evaluate(val_loader))
             metrics["epoch"] = float(epoch)
             value = metrics.get(self.config.select_metric, math.nan) if val_loader is not None else math.nan
             if val_loader is None or self._better(value, best["metric"]) or best["state"] is None:
                 best = {
                     "epoch": epoch,
                     "metric": float(value),
-                    "state": {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()},
+                    "state": {
+                        k: v.detach().to("cpu", copy=True)
+                        for k, v in distributed.unwrap_model(self.model).state_dict().items()
+                    },
                 }
             history.append(metrics)
             if self.checkpoint_path is not None:
-                save_checkpoint(self.checkpoint_path, self._state(history, best))
+                save_checkpoint(self.checkpoint_path, self._state(history, best))  # rank 0 only
+                distributed.barrier()
             self._call_hooks("on_epoch_end", epoch, metrics)
         if best["state"] is None:  # zero epochs requested
-            best["state"] = copy.deepcopy(self.model.state_dict())
-        self.model.load_state_dict(best["state"])
+            best["state"] = copy.deepcopy(distributed.unwrap_model(self.model).state_dict())
+        distributed.unwrap_model(self.model).load_state_dict(best["state"])
         result = LoopResult(
             int(best["epoch"]),
             float(best["metric"]),
@@ -277,6 +283,17 @@ class TrainingLoop:
         self._call_hooks("on_fit_end", result)
         return result
 
+    def _evaluate(self, val_loader: Iterable[Any]) -> dict[str, float]:
+        """`eval_fn` on this process's validation windows; under DDP on the unwrapped model, then averaged."""
+        if not distributed.is_distributed():
+            return self.eval_fn(self, val_loader)
+        wrapped, self.model = self.model, distributed.unwrap_model(self.model)
+        try:  # the plain module: no DDP collectives, so ranks may hold unequal validation shards
+            metrics = dict(self.eval_fn(self, val_loader))
+        finally:
+            self.model = wrapped
+        return distributed.all_reduce_metrics(metrics, weight=distributed.loader_weight(val_loader))
+
     def _train_epoch(self, loader: Iterable[Any]) -> dict[str, float]:
         self.model.train()
         self._call_hooks("on_epoch_start", self.epoch)
@@ -285,7 +302,7 @@ class TrainingLoop:
         bar = tqdm(
             loader,
             desc=f"{self.config.description} {self.epoch + 1}/{self.config.epochs}",
-            disable=not self.config.progress,
+            disable=not self.config.progress or not distributed.is_main_process(),
             leave=False,
             dynamic_ncols=True,
         )
@@ -295,9 +312,10 @@ class TrainingLoop:
                 generator = torch.Generator(device=self.device.device)
                 generator.manual_seed(
                     ((self.config.seed * 1_000_003 + self.epoch) * 1_000_003 + steps) % 2**63
+                    + distributed.rank()  # distinct draws for each rank's part of the batch
                 )
                 batch = apply_batch_augmentations(batch, self.batch_augment, generator)
-            step_metrics = dict(self.step_fn(self, batch))
+            step_metrics = distributed.all_reduce_metrics(dict(self.step_fn(self, batch)))
             if self.scheduler is not None:
                 self.scheduler.step()
             self.global_step += 1
