@@ -1,0 +1,336 @@
+"""The clip cache: one HDF5 file per prepared record, written atomically and read lazily.
+
+Layout of a clip file:
+  frames              (T, S, S, 3) uint8 RGB face crops, chunked (CHUNK_FRAMES, S, S, 3), stored
+                      uncompressed by default (see COMPRESSIONS)
+  timestamps          (T,) float64 seconds from the first frame of the record
+  face_boxes          (T, 4) int32 crop box (x, y, w, h) in source-frame pixels
+  reference_values    (N,) float64 reference at its native rate; reference_times (N,) float64 seconds;
+                      attr reference_kind ("ppg" | "ecg" | "hr")
+  aligned_reference   (T,) float32 reference resampled onto the timestamps (absent for kind "hr")
+  attrs               record (JSON), config (JSON), loader (JSON), rppgbench_version, cache_format,
+                      detector facts (detection_score, no_face_fallback, redetect_misses, ...), compression
+
+Compression: face crops carry camera noise, which general-purpose codecs barely shrink. On noisy
+640x480 test video (benchmarks/bench_preprocess.py) LZF saved 15% and gzip level 1 22% of the space,
+while LZF cut writing from ~10,000 to ~700 frames/s (making the codec, not decoding, the bottleneck
+of preprocessing) and random-window reads from ~15,000 to ~2,500 frames/s. Training samples windows
+from the cache over and over, so frames are stored uncompressed unless `prepare(compression=...)`
+asks for "lzf" or "gzip" (level 1) to save disk. The codec does not change the frames, so it is not
+part of the cache key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import h5py
+import numpy as np
+
+from rppgbench import __version__
+from rppgbench.data import Clip, Record, Reference
+from rppgbench.dataset import DatasetLoader
+from rppgbench.errors import ConfigError, DataError
+from rppgbench.paths import cache_root as default_cache_root
+from rppgbench.preprocess.config import PreprocessConfig
+
+CACHE_FORMAT_VERSION = 1
+CHUNK_FRAMES = 16
+COMPRESSIONS: dict[str, dict[str, Any]] = {
+    "none": {},
+    "lzf": {"compression": "lzf"},
+    "gzip": {"compression": "gzip", "compression_opts": 1},
+}
+DEFAULT_COMPRESSION = "none"
+TMP_SUFFIX = ".tmp"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def cache_key(loader: DatasetLoader, record: Record, config: PreprocessConfig) -> str:
+    """sha256 of everything that determines a clip's content: loader description, config, record, format."""
+    payload = {
+        "loader": loader.describe(),
+        "preprocess": config.to_dict(),
+        "record": record.id,
+        "frame_range": list(record.frame_range),
+        "format": CACHE_FORMAT_VERSION,
+    }
+    return hashlib.sha256(_json(payload).encode()).hexdigest()
+
+
+def cache_path(
+    loader: DatasetLoader, record: Record, config: PreprocessConfig, cache_root: Path | None = None
+) -> Path:
+    """Where the clip of `record` prepared with `config` lives: <cache_root>/clips/<dataset>/<key>.h5."""
+    root = Path(cache_root) if cache_root is not None else default_cache_root()
+    dataset = "".join(c if c.isalnum() or c in "-_." else "_" for c in (loader.name or "dataset"))
+    return root / "clips" / dataset / f"{cache_key(loader, record, config)}.h5"
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    """A record as plain JSON values (paths as strings)."""
+    return {
+        "dataset": record.dataset,
+        "subject": record.subject,
+        "session": record.session,
+        "location": str(record.location),
+        "scenario": record.scenario,
+        "source": record.source,
+        "fps": record.fps,
+        "files": {k: str(v) for k, v in record.files.items()},
+        "frame_range": list(record.frame_range),
+        "meta": record.meta,
+    }
+
+
+def record_from_dict(values: Mapping[str, Any]) -> Record:
+    """Inverse of `record_to_dict` (meta values that were not JSON come back as strings)."""
+    start, stop = values.get("frame_range", (0, None))
+    return Record(
+        dataset=values["dataset"],
+        subject=values["subject"],
+        session=values["session"],
+        location=Path(values["location"]),
+        scenario=values.get("scenario", ""),
+        source=values.get("source", ""),
+        fps=values.get("fps"),
+        files={k: Path(v) for k, v in values.get("files", {}).items()},
+        frame_range=(int(start), None if stop is None else int(stop)),
+        meta=dict(values.get("meta", {})),
+    )
+
+
+class ClipWriter:
+    """Appends face crops to a temporary HDF5 file chunk by chunk; `commit` renames it into place.
+
+    Memory use is one chunk of output frames, whatever the video length. Leaving the context without
+    `commit` (an exception) deletes the temporary file, so a complete-looking file is always complete.
+    """
+
+    def __init__(
+        self, path: Path, size: int, chunk_frames: int = CHUNK_FRAMES, compression: str = DEFAULT_COMPRESSION
+    ):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}{TMP_SUFFIX}")
+        if compression not in COMPRESSIONS:
+            raise ConfigError(f"compression {compression!r} is not one of {list(COMPRESSIONS)}")
+        self.size = size
+        self.compression = compression
+        self.count = 0
+        self._file: h5py.File | None = h5py.File(self.tmp_path, "w")
+        self._frames = self._file.create_dataset(
+            "frames",
+            shape=(0, size, size, 3),
+            maxshape=(None, size, size, 3),
+            dtype=np.uint8,
+            chunks=(chunk_frames, size, size, 3),
+            **COMPRESSIONS[compression],
+        )
+        self._boxes = self._file.create_dataset(
+            "face_boxes", shape=(0, 4), maxshape=(None, 4), dtype=np.int32, chunks=(1024, 4)
+        )
+        self._buffer = np.empty((chunk_frames, size, size, 3), dtype=np.uint8)
+        self._box_buffer = np.empty((chunk_frames, 4), dtype=np.int32)
+        self._filled = 0
+
+    def append(self, crop: np.ndarray, box: tuple[int, int, int, int]) -> None:
+        """Add one (S, S, 3) uint8 crop and the box it was cut from."""
+        self._buffer[self._filled] = crop
+        self._box_buffer[self._filled] = box
+        self._filled += 1
+        if self._filled == len(self._buffer):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._filled == 0:
+            return
+        n, end = self._filled, self.count + self._filled
+        self._frames.resize(end, axis=0)
+        self._frames[self.count : end] = self._buffer[:n]
+        self._boxes.resize(end, axis=0)
+        self._boxes[self.count : end] = self._box_buffer[:n]
+        self.count, self._filled = end, 0
+
+    @property
+    def n_frames(self) -> int:
+        """Frames appended so far."""
+        return self.count + self._filled
+
+    def commit(self, timestamps: np.ndarray, reference: Reference | None, attrs: Mapping[str, Any]) -> Path:
+        """Write timestamps, reference and attributes, close, and atomically rename into place."""
+        self._flush()
+        assert self._file is not None
+        f = self._file
+        if len(timestamps) != self.count:
+            raise ValueError(f"{len(timestamps)} timestamps for {self.count} frames")
+        f.create_dataset("timestamps", data=np.asarray(timestamps, dtype=np.float64))
+        if reference is not None:
+            f.create_dataset("reference_values", data=np.asarray(reference.values, dtype=np.float64))
+            f.create_dataset("reference_times", data=np.asarray(reference.times, dtype=np.float64))
+            f.attrs["reference_kind"] = reference.kind
+            if reference.kind != "hr":
+                f.create_dataset("aligned_reference", data=reference.resampled_to(timestamps))
+        for key, value in attrs.items():
+            f.attrs[key] = value if isinstance(value, (str, int, float, bool, np.number)) else _json(value)
+        f.attrs["rppgbench_version"] = __version__
+        f.attrs["cache_format"] = CACHE_FORMAT_VERSION
+        f.attrs["compression"] = self.compression
+        f.close()
+        self._file = None
+        os.replace(self.tmp_path, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ClipWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
+
+
+class CachedFrames:
+    """The frames of a clip file as a lazy (T, S, S, 3) uint8 array: only indexed frames are read.
+
+    Indexing takes ints, slices, integer or boolean arrays (any order, repeats allowed) and tuples whose
+    first item is one of those. Each read opens the file, so the object is just a path and a shape:
+    it pickles to DataLoader workers (and survives forks) with no open handle to share.
+    """
+
+    def __init__(self, path: Path, dataset: str = "frames") -> None:
+        self.path = Path(path)
+        self.dataset = dataset
+        with h5py.File(self.path, "r") as f:
+            if dataset not in f:
+                raise DataError(f"{self.path}: clip file has no {dataset!r} dataset")
+            self.shape: tuple[int, ...] = tuple(f[dataset].shape)
+            self.dtype = f[dataset].dtype
+            chunks = f[dataset].chunks or self.shape
+            self._chunk_frames = max(int(chunks[0]), 1)
+            self._chunk_bytes = int(np.prod(chunks)) * self.dtype.itemsize
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions (4)."""
+        return len(self.shape)
+
+    def _open(self, n_chunks: int) -> h5py.File:
+        """Open the file with a chunk cache that holds the `n_chunks` chunks one read touches.
+
+        A chunk is then decompressed at most once per read, and since the file is opened per read,
+        no cache outlives it, however many clips a training set keeps open.
+        """
+        return h5py.File(self.path, "r", rdcc_nbytes=(n_chunks + 1) * self._chunk_bytes, rdcc_nslots=10007)
+
+    def _chunks_between(self, first: int, last: int) -> int:
+        return max(last // self._chunk_frames - first // self._chunk_frames + 1, 1)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rest: tuple = ()
+        if isinstance(key, tuple):
+            key, rest = (key[0] if key else slice(None)), key[1:]
+        n = self.shape[0]
+        if isinstance(key, (int, np.integer)):
+            index = int(key) + n if key < 0 else int(key)
+            if not 0 <= index < n:
+                raise IndexError(f"frame {key} out of range for {n} frames")
+            with self._open(1) as f:
+                out, lead = f[self.dataset][index], 0
+        elif isinstance(key, slice) and (key.step is None or key.step > 0):
+            start, stop, _ = key.indices(n)
+            with self._open(self._chunks_between(start, max(start, stop - 1))) as f:
+                out, lead = f[self.dataset][key], 1
+        else:
+            index = self._index_array(key)
+            unique, inverse = np.unique(index.ravel(), return_inverse=True)
+            if unique.size:
+                span = self._chunks_between(int(unique[0]), int(unique[-1]))
+                with self._open(min(span, len(unique))) as f:
+                    read = f[self.dataset][unique]
+            else:
+                read = np.empty((0, *self.shape[1:]), self.dtype)
+            out, lead = read[inverse.ravel()].reshape(*index.shape, *self.shape[1:]), index.ndim
+        return out[(slice(None),) * lead + rest] if rest else out
+
+    def _index_array(self, key: Any) -> np.ndarray:
+        """Non-negative frame indices for a negative-step slice or an int/bool array key."""
+        n = self.shape[0]
+        if isinstance(key, slice):
+            return np.arange(n)[key]
+        index = np.asarray(key)
+        if index.dtype == bool:
+            if index.shape != (n,):
+                raise IndexError(f"boolean index of shape {index.shape} for {n} frames")
+            return np.flatnonzero(index)
+        if not np.issubdtype(index.dtype, np.integer):
+            raise IndexError(f"frames are indexed by ints, slices or int/bool arrays, not {key!r}")
+        index = np.where(index < 0, index + n, index)
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise IndexError(f"frame index out of range for {n} frames")
+        return index
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = self[:]
+        return array if dtype is None else array.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"CachedFrames({str(self.path)!r}, shape={self.shape})"
+
+
+def load_clip(path: Path, record: Record | None = None) -> Clip:
+    """Open a prepared clip file: frames stay on disk (CachedFrames), everything else is read now.
+
+    `record` defaults to the record stored in the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: clip file not found (run `rppgbench prepare` first)")
+    try:
+        with h5py.File(path, "r") as f:
+            timestamps = f["timestamps"][:]
+            boxes = f["face_boxes"][:]
+            reference = None
+            if "reference_values" in f:
+                reference = Reference(
+                    str(f.attrs["reference_kind"]), f["reference_values"][:], f["reference_times"][:]
+                )
+            if record is None:
+                record = record_from_dict(json.loads(f.attrs["record"]))
+    except (OSError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable clip file ({exc})") from exc
+    return Clip(record, CachedFrames(path), timestamps, reference, boxes)
+
+
+def clip_attrs(path: Path) -> dict[str, Any]:
+    """The attributes of a clip file, JSON-encoded ones decoded (record, config, loader, ...)."""
+    with h5py.File(path, "r") as f:
+        out: dict[str, Any] = {}
+        for key, value in f.attrs.items():
+            if isinstance(value, bytes):
+                value = value.decode()
+            if isinstance(value, str) and value[:1] in "{[":
+                with contextlib.suppress(json.JSONDecodeError):
+                    value = json.loads(value)
+            out[key] = value.item() if isinstance(value, np.generic) else value
+        return out

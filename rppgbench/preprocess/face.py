@@ -1,0 +1,90 @@
+"""Face detection with MediaPipe's BlazeFace short-range model, shipped with the package.
+
+BlazeFace short-range is built for faces within about two metres of the camera, which covers every
+rPPG dataset we load; it runs in about 2 ms per frame on one CPU core.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+MODEL_PACKAGE = "rppgbench.preprocess.models"
+MODEL_FILE = "face_detection_short_range.tflite"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A face box in pixels of the frame it was found in, with the detector's score (1.0 if annotated)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float = 1.0
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """Centre (x, y) of the box."""
+        return self.x + self.w / 2.0, self.y + self.h / 2.0
+
+
+class FaceDetector:
+    """BlazeFace through the MediaPipe Tasks API; `detect` returns the most confident face or None.
+
+    Use it as a context manager (or call `close`): MediaPipe's native detector must be released before
+    interpreter shutdown.
+    """
+
+    def __init__(self, min_confidence: float = 0.5) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self._stack = ExitStack()
+        model = self._stack.enter_context(resources.as_file(resources.files(MODEL_PACKAGE) / MODEL_FILE))
+        options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(Path(model))),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=float(min_confidence),
+        )
+        self.min_confidence = float(min_confidence)
+        self._detector = vision.FaceDetector.create_from_options(options)
+
+    def detect(self, frame_rgb: np.ndarray) -> Box | None:
+        """The most confident face in an (H, W, 3) uint8 RGB frame, or None if none passes min_confidence."""
+        import mediapipe as mp
+
+        if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3 or frame_rgb.dtype != np.uint8:
+            raise ValueError(
+                f"expected an (H, W, 3) uint8 RGB frame, got {frame_rgb.shape} {frame_rgb.dtype}"
+            )
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
+        best: Box | None = None
+        for detection in self._detector.detect(image).detections:
+            score = max((c.score for c in detection.categories), default=0.0)
+            if score < self.min_confidence or (best is not None and score <= best.score):
+                continue
+            b = detection.bounding_box
+            if b.width <= 0 or b.height <= 0:
+                continue
+            best = Box(float(b.origin_x), float(b.origin_y), float(b.width), float(b.height), float(score))
+        return best
+
+    def close(self) -> None:
+        """Release the native detector (idempotent)."""
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+        self._stack.close()
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

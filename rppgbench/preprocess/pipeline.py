@@ -1,0 +1,516 @@
+"""Prepare records into cached clips: stream frames, find the face, crop, write, validate; in parallel.
+
+Each video is streamed frame by frame from its loader and written to its clip file one chunk at a
+time, so a worker holds a few frames whatever the video length. Every problem with one video becomes
+that video's `PrepResult` error (file and reason); the other videos carry on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from rppgbench.data import Record, Reference
+from rppgbench.dataset import DatasetLoader
+from rppgbench.errors import ConfigError, DataError
+from rppgbench.preprocess.cache import (
+    COMPRESSIONS,
+    DEFAULT_COMPRESSION,
+    ClipWriter,
+    cache_path,
+    record_to_dict,
+)
+from rppgbench.preprocess.config import PreprocessConfig
+from rppgbench.preprocess.crop import BoxSmoother, crop_resize, full_frame_box, square_crop_box
+from rppgbench.preprocess.face import Box, FaceDetector
+
+# Plausible native sampling rates (Hz) per reference kind; outside them the loader has the rate wrong.
+REFERENCE_RATE_LIMITS = {"ppg": (10.0, 10_000.0), "ecg": (50.0, 10_000.0), "hr": (0.05, 1_000.0)}
+# How far (s) the reference may stop short of the frames at either end, beyond two of its own samples.
+REFERENCE_SLACK_S = 0.5
+
+
+@dataclass(frozen=True)
+class PrepResult:
+    """Outcome of preparing one record: `ok` with the clip file `path`, or `error` ("<file>: <reason>")."""
+
+    record_id: str
+    ok: bool
+    path: Path | None = None
+    error: str | None = None
+    n_frames: int = 0
+    reused: bool = False
+    seconds: float = 0.0
+
+
+def prepare(
+    loader: DatasetLoader,
+    records: Iterable[Record],
+    config: PreprocessConfig,
+    cache_root: Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    *,
+    compression: str = DEFAULT_COMPRESSION,
+) -> dict[str, PrepResult]:
+    """Make sure every record has a cached clip; return each record id's result, failures included.
+
+    Clips already in the cache are reused. workers > 1 prepares videos in parallel in spawned
+    processes (the loader is pickled to them); workers <= 1 works in this process. `compression`
+    ("none", "lzf", "gzip") only trades disk space for speed (see rppgbench.preprocess.cache).
+    """
+    if compression not in COMPRESSIONS:
+        raise ConfigError(f"compression {compression!r} is not one of {list(COMPRESSIONS)}")
+    records = list(records)
+    duplicates = sorted(name for name, count in Counter(r.id for r in records).items() if count > 1)
+    if duplicates:
+        raise ConfigError(f"dataset {loader.name!r} lists record ids more than once: {', '.join(duplicates)}")
+    results: dict[str, PrepResult] = {}
+    jobs: list[tuple[Record, Path]] = []
+    for record in records:
+        path = cache_path(loader, record, config, cache_root)
+        cached = _cached_length(path) if path.is_file() else None
+        if cached is not None:
+            results[record.id] = PrepResult(record.id, True, path, reused=True, n_frames=cached)
+        else:  # not there, or unreadable (e.g. a damaged disk): prepared again and replaced
+            jobs.append((record, path))
+    with tqdm(
+        total=len(records),
+        initial=len(results),
+        desc=f"prepare {loader.name}",
+        unit="video",
+        disable=not progress,
+    ) as bar:
+        failed = 0
+
+        def done(result: PrepResult) -> None:
+            nonlocal failed
+            results[result.record_id] = result
+            failed += not result.ok
+            bar.update(1)
+            bar.set_postfix(failed=failed, refresh=False)
+
+        if workers <= 1 or len(jobs) <= 1:
+            global _KEEP_DETECTORS
+            keep, _KEEP_DETECTORS = _KEEP_DETECTORS, True
+            try:
+                for record, path in jobs:
+                    done(prepare_record(loader, record, config, path, compression))
+            finally:
+                _KEEP_DETECTORS = keep
+                if not keep:
+                    close_detectors()
+        else:
+            _check_picklable(loader)
+            _run_pool(loader, jobs, config, workers, done, compression)
+    return {record.id: results[record.id] for record in records}
+
+
+def _cached_length(path: Path) -> int | None:
+    """Frames in a cached clip, or None if the file cannot be read as one."""
+    try:
+        with h5py.File(path, "r") as f:
+            return int(f["frames"].shape[0]) if "timestamps" in f else None
+    except (OSError, KeyError):
+        return None
+
+
+def _check_picklable(loader: DatasetLoader) -> None:
+    try:
+        pickle.dumps(loader)
+    except Exception as exc:
+        raise ConfigError(
+            f"dataset loader {loader.name!r} cannot be sent to worker processes ({exc}); use workers=1"
+        ) from exc
+
+
+def _run_pool(
+    loader: DatasetLoader,
+    jobs: list[tuple[Record, Path]],
+    config: PreprocessConfig,
+    workers: int,
+    done: Any,
+    compression: str,
+) -> None:
+    """Run jobs in a spawned process pool with at most `workers` in flight.
+
+    If a worker dies (crash, out of memory) the pool breaks; only the videos in flight are suspects,
+    so each is re-run alone in its own process to tell the culprit from the bystanders, and the rest
+    continue in a fresh pool.
+    """
+    context = multiprocessing.get_context("spawn")
+    queue = deque(jobs)
+    while queue:
+        suspects: list[tuple[Record, Path]] = []
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+            inflight: dict[Future, tuple[Record, Path]] = {}
+            while queue or inflight:
+                while queue and len(inflight) < workers and not suspects:
+                    record, path = queue.popleft()
+                    future = pool.submit(prepare_record, loader, record, config, path, compression)
+                    inflight[future] = (record, path)
+                finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record, path = inflight.pop(future)
+                    try:
+                        done(future.result())
+                    except BrokenProcessPool:
+                        suspects.append((record, path))
+                    except Exception as exc:  # e.g. a result that could not be sent back
+                        done(_failure(record, f"{type(exc).__name__}: {exc}"))
+                if suspects:
+                    for future in list(inflight):  # the pool is broken: every job in flight failed with it
+                        suspects.append(inflight.pop(future))
+                    break
+        for record, path in suspects:
+            done(_run_alone(loader, record, config, path, context, compression))
+
+
+def _init_worker() -> None:
+    """Worker processes already run one per core: OpenCV's own threads would only oversubscribe."""
+    import cv2
+
+    global _KEEP_DETECTORS
+    _KEEP_DETECTORS = True
+    cv2.setNumThreads(1)
+
+
+def _run_alone(
+    loader: DatasetLoader,
+    record: Record,
+    config: PreprocessConfig,
+    path: Path,
+    context: Any,
+    compression: str,
+) -> PrepResult:
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as pool:
+        try:
+            return pool.submit(prepare_record, loader, record, config, path, compression).result()
+        except BrokenProcessPool:
+            return _failure(record, "the worker process preparing this video died (crash or out of memory)")
+        except Exception as exc:
+            return _failure(record, f"{type(exc).__name__}: {exc}")
+
+
+def _failure(record: Record, reason: str) -> PrepResult:
+    return PrepResult(record.id, False, error=f"{record.location}: {reason}")
+
+
+def prepare_record(
+    loader: DatasetLoader,
+    record: Record,
+    config: PreprocessConfig,
+    path: Path,
+    compression: str = DEFAULT_COMPRESSION,
+) -> PrepResult:
+    """Prepare one record into `path`; any problem becomes an error result, never an exception."""
+    start = time.perf_counter()
+    try:
+        n_frames = _prepare(loader, record, config, Path(path), compression)
+    except DataError as exc:
+        message = str(exc)
+        if str(record.location) not in message and not message.startswith("/"):
+            message = f"{record.location}: {message}"
+        return PrepResult(record.id, False, error=message, seconds=time.perf_counter() - start)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        return PrepResult(
+            record.id, False, error=f"{record.location}: {reason}", seconds=time.perf_counter() - start
+        )
+    finally:
+        if not _KEEP_DETECTORS:
+            close_detectors()
+    return PrepResult(record.id, True, Path(path), n_frames=n_frames, seconds=time.perf_counter() - start)
+
+
+def _prepare(
+    loader: DatasetLoader, record: Record, config: PreprocessConfig, path: Path, compression: str
+) -> int:
+    reference = loader.load_reference(record)
+    check_reference(reference, record)
+    source = loader.open_frames(record)
+    fps = float(record.fps or source.fps or 0.0)
+    if fps <= 0:
+        raise DataError(f"{record.location}: no frame rate known for this video")
+    start, stop = record.frame_range
+    if start < 0 or (stop is not None and stop <= start):
+        raise DataError(f"{record.location}: invalid frame_range ({start}, {stop})")
+    if config.max_frames:
+        stop = start + config.max_frames if stop is None else min(stop, start + config.max_frames)
+    detector = shared_detector(config.min_confidence) if config.face == "blazeface" else None
+    with ClipWriter(path, config.size, compression=compression) as writer:
+        tracker = _FaceTracker(config, detector, loader, record)
+        frames = iter(source)
+        try:
+            for offset, frame in enumerate(islice(frames, start, stop)):
+                _check_frame(frame, record, start + offset)
+                box = tracker.crop_box(offset, frame)
+                writer.append(crop_resize(frame, box, config.size), box)
+        finally:
+            _close(frames)
+        n = writer.n_frames
+        if n == 0:
+            raise DataError(f"{record.location}: the video has no frames at or after frame {start}")
+        if stop is not None and record.frame_range[1] is not None and n < stop - start:
+            raise DataError(
+                f"{record.location}: frame_range ({start}, {record.frame_range[1]}) runs past the end of "
+                f"the video, which has {start + n} frames"
+            )
+        _check_complete(source, record, start, stop, n)
+        timestamps = _timestamps(loader, record, source, start, n, fps)
+        check_coverage(reference, timestamps, record)
+        attrs = {
+            "record": record_to_dict(record),
+            "record_id": record.id,
+            "config": config.to_dict(),
+            "loader": loader.describe(),
+            "fps": fps,
+            "source_frame_shape": list(tracker.frame_shape),
+            **tracker.facts(),
+        }
+        writer.commit(timestamps, reference, attrs)
+    return n
+
+
+_DETECTORS: dict[float, FaceDetector] = {}
+_KEEP_DETECTORS = False  # True in pool workers and during an in-process `prepare` loop
+
+
+def shared_detector(min_confidence: float) -> FaceDetector:
+    """One detector per threshold, reused across videos (creating one costs ~0.1-0.4 s).
+
+    In this process they are closed when `prepare` finishes (MediaPipe cannot close them once the
+    interpreter shuts its threads down); pool workers keep theirs until they exit.
+    """
+    if min_confidence not in _DETECTORS:
+        _DETECTORS[min_confidence] = FaceDetector(min_confidence)
+    return _DETECTORS[min_confidence]
+
+
+def close_detectors() -> None:
+    """Release every shared detector of this process."""
+    while _DETECTORS:
+        _DETECTORS.popitem()[1].close()
+
+
+def _check_complete(source: Any, record: Record, start: int, stop: int | None, n: int) -> None:
+    """Fail a video that decodes to fewer frames than its container announces (a truncated file).
+
+    Allows 1% (at least 2 frames) for containers whose frame count is an estimate.
+    """
+    count = getattr(source, "frame_count", None)
+    announced = count() if callable(count) else None
+    if not announced:
+        return
+    expected = (announced if stop is None else min(announced, stop)) - start
+    if expected > 0 and n < expected - max(2, int(0.01 * announced)):
+        raise DataError(
+            f"{record.location}: decoded {start + n} of the {announced} frames the file announces "
+            "(truncated or corrupt video)"
+        )
+
+
+def _close(frames: Iterator[np.ndarray]) -> None:
+    close = getattr(frames, "close", None)
+    if close is not None:
+        close()
+
+
+def _check_frame(frame: Any, record: Record, index: int) -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise DataError(f"{record.location}: frame {index} is not an (H, W, 3) uint8 RGB image ({got})")
+
+
+class _FaceTracker:
+    """Chooses each frame's crop box according to the config: fixed, re-detected and smoothed, or full."""
+
+    def __init__(
+        self, config: PreprocessConfig, detector: FaceDetector | None, loader: DatasetLoader, record: Record
+    ) -> None:
+        self.config, self.detector, self.record = config, detector, record
+        self.smoother = BoxSmoother(config.smoothing)
+        self.fallback = False
+        self.first_score: float | None = None
+        self.scores: list[float] = []
+        self.misses: list[int] = []
+        self.frame_shape: tuple[int, ...] = ()
+        self._box: tuple[int, int, int, int] | None = None
+        self._annotation = loader.face_box(record) if config.face == "dataset" else None
+        if config.face == "dataset" and self._annotation is None:
+            raise DataError(
+                f"{record.location}: dataset {record.dataset!r} gives no face box for this record "
+                "(preprocess face='dataset'); use face='blazeface'"
+            )
+
+    def crop_box(self, offset: int, frame: np.ndarray) -> tuple[int, int, int, int]:
+        """The (x, y, w, h) crop for the frame at `offset` within the clip."""
+        if frame.shape != self.frame_shape:
+            self.frame_shape, self._box = frame.shape, None
+        if self.config.face == "full" or self.fallback:
+            return full_frame_box(frame.shape)
+        if offset == 0:
+            self._first(frame)
+        elif self.config.redetect_every and offset % self.config.redetect_every == 0:
+            self._redetect(offset, frame)
+        if self.fallback:
+            return full_frame_box(frame.shape)
+        if self._box is None:
+            self._box = square_crop_box(self.smoother.current, self.config.enlarge, frame.shape)
+        return self._box
+
+    def _first(self, frame: np.ndarray) -> None:
+        if self.config.face == "dataset":
+            x, y, w, h = (float(v) for v in self._annotation)  # type: ignore[union-attr]
+            height, width = frame.shape[:2]
+            if w <= 0 or h <= 0 or x + w <= 0 or y + h <= 0 or x >= width or y >= height:
+                raise DataError(
+                    f"{self.record.location}: the dataset's face box {self._annotation} is not inside "
+                    f"the {width}x{height} frame"
+                )
+            box = Box(x, y, w, h, 1.0)
+        else:
+            assert self.detector is not None
+            box = self.detector.detect(frame)
+            if box is None:
+                index = self.record.frame_range[0]
+                if self.config.on_no_face == "fail":
+                    raise DataError(
+                        f"{self.record.location}: no face found on frame {index} (the clip's first frame; "
+                        f"min_confidence={self.config.min_confidence}); set on_no_face='full' to use the "
+                        "whole frame instead"
+                    )
+                self.fallback = True
+                return
+        self.first_score = box.score
+        self.scores.append(box.score)
+        self.smoother.update(box)
+
+    def _redetect(self, offset: int, frame: np.ndarray) -> None:
+        assert self.detector is not None
+        box = self.detector.detect(frame)
+        if box is None:
+            self.misses.append(self.record.frame_range[0] + offset)
+            return
+        self.scores.append(box.score)
+        self.smoother.update(box)
+        self._box = None
+
+    def facts(self) -> dict[str, Any]:
+        """What the cache file records about face finding."""
+        return {
+            "face_source": self.config.face,
+            "no_face_fallback": self.fallback,
+            "detection_score": float("nan") if self.first_score is None else self.first_score,
+            "mean_detection_score": float(np.mean(self.scores)) if self.scores else float("nan"),
+            "n_detections": len(self.scores),
+            "redetect_misses": len(self.misses),
+            "redetect_miss_frames": self.misses[:1000],
+        }
+
+
+def _timestamps(
+    loader: DatasetLoader, record: Record, source: Any, start: int, n: int, fps: float
+) -> np.ndarray:
+    """Frame times (s from the record's first frame) of frames [start, start + n) of the video.
+
+    Asked for after streaming, because the frame count of many videos is only known once decoded.
+    The loader's `frame_timestamps` wins if it overrides the default; else the source's own timestamps.
+    """
+    total = start + n
+    overridden = type(loader).frame_timestamps is not DatasetLoader.frame_timestamps
+    if not overridden and getattr(source, "timestamps", None) is not None:
+        times = np.asarray(source.timestamps, dtype=np.float64)
+    else:
+        times = np.asarray(loader.frame_timestamps(record, total, fps), dtype=np.float64)
+    if times.ndim != 1 or len(times) < total:
+        raise DataError(f"{record.location}: {len(times)} frame timestamps for {total} decoded frames")
+    times = times[start:total]
+    if not np.all(np.isfinite(times)):
+        raise DataError(f"{record.location}: frame timestamps contain NaN or infinite values")
+    steps = np.diff(times)
+    if np.any(steps <= 0):
+        bad = int(np.flatnonzero(steps <= 0)[0]) + start + 1
+        raise DataError(f"{record.location}: frame timestamps do not increase at frame {bad}")
+    return times
+
+
+def _reference_file(record: Record, kind: str) -> Path:
+    """The file a reference problem is reported against."""
+    for key in ("reference", kind, "ground_truth", "gt", "physio", "bdf"):
+        if key in record.files:
+            return Path(record.files[key])
+    return Path(next(iter(record.files.values()))) if len(record.files) == 1 else Path(record.location)
+
+
+def check_reference(reference: Reference, record: Record) -> None:
+    """Reject references no method could be scored against: NaNs, flat, too short, bad times or rate."""
+    if not isinstance(reference, Reference):
+        raise DataError(f"{record.location}: the loader returned {type(reference).__name__}, not a Reference")
+    where = _reference_file(record, reference.kind)
+    kind = reference.kind
+    if kind not in REFERENCE_RATE_LIMITS:
+        raise DataError(f"{where}: unknown reference kind {kind!r}; expected ppg, ecg or hr")
+    values, times = (
+        np.asarray(reference.values, dtype=np.float64),
+        np.asarray(reference.times, dtype=np.float64),
+    )
+    if len(values) < 2:
+        raise DataError(f"{where}: the {kind} reference has {len(values)} samples")
+    nan_values = ~np.isfinite(values)
+    if nan_values.any():
+        first = float(times[np.argmax(nan_values)])
+        raise DataError(
+            f"{where}: the {kind} reference has {int(nan_values.sum())} NaN/infinite values of {len(values)} "
+            f"(first at {first:.3f} s)"
+        )
+    if not np.all(np.isfinite(times)):
+        raise DataError(f"{where}: the {kind} reference times contain NaN or infinite values")
+    steps = np.diff(times)
+    if np.any(steps <= 0):
+        bad = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise DataError(
+            f"{where}: the {kind} reference times do not increase at sample {bad} ({times[bad]:.6f} s)"
+        )
+    if kind != "hr" and np.ptp(values) == 0:
+        raise DataError(f"{where}: the {kind} reference is a flat line (all values {values[0]:g})")
+    low, high = REFERENCE_RATE_LIMITS[kind]
+    rate = reference.rate
+    if not low <= rate <= high:
+        raise DataError(
+            f"{where}: the {kind} reference's sampling rate is {rate:.3g} Hz, outside the plausible "
+            f"{low:g}-{high:g} Hz; the loader probably assumes the wrong rate"
+        )
+    if kind == "hr" and (np.nanmin(values) < 20 or np.nanmax(values) > 250):
+        raise DataError(
+            f"{where}: the hr reference runs {np.min(values):.1f}-{np.max(values):.1f} bpm, "
+            "outside 20-250 bpm"
+        )
+
+
+def check_coverage(reference: Reference, timestamps: np.ndarray, record: Record) -> None:
+    """The reference must span the frames (within REFERENCE_SLACK_S plus two of its samples at each end)."""
+    where = _reference_file(record, reference.kind)
+    slack = REFERENCE_SLACK_S + 2.0 / max(reference.rate, 1e-9)
+    ref_start, ref_stop = float(reference.times[0]), float(reference.times[-1])
+    first, last = float(timestamps[0]), float(timestamps[-1])
+    if ref_stop < last - slack or ref_start > first + slack:
+        shorter = "shorter than" if ref_stop - ref_start < last - first else "offset from"
+        raise DataError(
+            f"{where}: the {reference.kind} reference covers {ref_start:.2f}-{ref_stop:.2f} s but the frames "
+            f"span {first:.2f}-{last:.2f} s (reference {shorter} the video; wrong sampling rate or a cut "
+            "recording?)"
+        )
