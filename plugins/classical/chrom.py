@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rppgbench.traces import TraceMethod
-
-from .common import BAND, bandpass_channels, check_band, check_traces, finish, window_param
-from .windows import hann, overlap_add, window_length, window_moments, window_starts
+from .projection import WindowedProjection, WindowStats
 
 X_CHROMINANCE = np.array([3.0, -2.0, 0.0])
 Y_CHROMINANCE = np.array([1.5, 1.0, -1.5])
@@ -34,23 +31,14 @@ def chrom_coefficients(mean: np.ndarray, cov_filtered: np.ndarray) -> np.ndarray
     return xs - alpha[:, None] * ys
 
 
-class CHROM(TraceMethod):
+class CHROM(WindowedProjection):
     """de Haan & Jeanne 2013: chrominance-based rPPG."""
 
     name = "chrom"
     description = "CHROM (de Haan 2013): chrominance signals with alpha tuning, 1.6-s Hann overlap-add"
-    params = (*TraceMethod.params, window_param(1.6), BAND)
 
-    def from_traces(self, rgb: np.ndarray, fps: float) -> np.ndarray:
-        """The CHROM pulse signal of (T, 3) traces, oriented to rise with blood volume."""
-        length = window_length(fps, self.config["window_s"], even=True)
-        x = check_traces(rgb, fps, self.name, min_seconds=max(2.0, length / fps))
-        band = check_band(self.config["band_bpm"], self.name)
-        filtered = bandpass_channels(x, fps, band)
-        starts = window_starts(len(x), length, length // 2)
-        mean, _ = window_moments(x, starts, length)
-        mean_f, cov_f = window_moments(filtered, starts, length)
-        coefs = chrom_coefficients(mean, cov_f)
-        offsets = np.einsum("wc,wc->w", coefs, mean_f)
-        pulse = overlap_add(filtered, coefs, offsets, starts, hann(length))
-        return finish(pulse, x, fps, band, filtered=True)
+    filter_first = True
+
+    def coefficients(self, stats: WindowStats) -> np.ndarray:
+        """S = Xf - alpha Yf per window."""
+        return chrom_coefficients(stats.mean, stats.source_cov)

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rppgbench.traces import TraceMethod
-
-from .common import BAND, check_band, check_traces, finish, window_param
-from .windows import hann, overlap_add, window_length, window_moments, window_starts
+from .projection import WindowedProjection, WindowStats
 
 
 def lgi_coefficients(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -30,21 +27,12 @@ def lgi_coefficients(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return proj_green / mean
 
 
-class LGI(TraceMethod):
+class LGI(WindowedProjection):
     """Pilz et al. 2018: local group invariance."""
 
     name = "lgi"
     description = "LGI (Pilz 2018): projection orthogonal to the principal direction, 1.6-s windows"
-    params = (*TraceMethod.params, window_param(1.6), BAND)
 
-    def from_traces(self, rgb: np.ndarray, fps: float) -> np.ndarray:
-        """The LGI pulse signal of (T, 3) traces, band-passed and oriented to rise with blood volume."""
-        length = window_length(fps, self.config["window_s"], even=True)
-        x = check_traces(rgb, fps, self.name, min_seconds=max(2.0, length / fps))
-        band = check_band(self.config["band_bpm"], self.name)
-        starts = window_starts(len(x), length, length // 2)
-        mean, cov = window_moments(x, starts, length)
-        coefs = lgi_coefficients(mean, cov)
-        offsets = np.einsum("wc,wc->w", coefs, mean)
-        pulse = overlap_add(x, coefs, offsets, starts, hann(length))
-        return finish(pulse, x, fps, band, filtered=False)
+    def coefficients(self, stats: WindowStats) -> np.ndarray:
+        """Projection orthogonal to each window's principal direction."""
+        return lgi_coefficients(stats.mean, stats.cov)

@@ -13,10 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from rppgbench.traces import TraceMethod
-
-from .common import BAND, check_band, check_traces, finish, window_param
-from .windows import hann, overlap_add, window_length, window_moments, window_starts
+from .projection import WindowedProjection, WindowStats
 
 
 def omit_coefficients(x: np.ndarray, starts: np.ndarray, length: int, mean: np.ndarray) -> np.ndarray:
@@ -27,21 +24,12 @@ def omit_coefficients(x: np.ndarray, starts: np.ndarray, length: int, mean: np.n
     return proj_green / mean
 
 
-class OMIT(TraceMethod):
+class OMIT(WindowedProjection):
     """Álvarez Casado & Bordallo López 2023: orthogonal matrix image transformation."""
 
     name = "omit"
     description = "OMIT (Álvarez Casado 2023): QR-based projection of the normalised traces, 1.6-s windows"
-    params = (*TraceMethod.params, window_param(1.6), BAND)
 
-    def from_traces(self, rgb: np.ndarray, fps: float) -> np.ndarray:
-        """The OMIT pulse signal of (T, 3) traces, band-passed and oriented to rise with blood volume."""
-        length = window_length(fps, self.config["window_s"], even=True)
-        x = check_traces(rgb, fps, self.name, min_seconds=max(2.0, length / fps))
-        band = check_band(self.config["band_bpm"], self.name)
-        starts = window_starts(len(x), length, length // 2)
-        mean, _ = window_moments(x, starts, length)
-        coefs = omit_coefficients(x, starts, length, mean)
-        offsets = np.einsum("wc,wc->w", coefs, mean)
-        pulse = overlap_add(x, coefs, offsets, starts, hann(length))
-        return finish(pulse, x, fps, band, filtered=False)
+    def coefficients(self, stats: WindowStats) -> np.ndarray:
+        """Projection orthogonal to each window's first QR direction."""
+        return omit_coefficients(stats.x, stats.starts, stats.length, stats.mean)

@@ -17,10 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from rppgbench.params import Param
-from rppgbench.traces import PBV_SIGNATURE, TraceMethod
+from rppgbench.traces import PBV_SIGNATURE
 
-from .common import BAND, bandpass_channels, check_band, check_traces, finish, window_param
-from .windows import hann, overlap_add, window_length, window_moments, window_starts
+from .projection import WindowedProjection, WindowStats
 
 RIDGE = 1e-10
 
@@ -41,15 +40,13 @@ def pbv_coefficients(mean: np.ndarray, cov_filtered: np.ndarray, signature: str)
     return weights / mean
 
 
-class PBV(TraceMethod):
+class PBV(WindowedProjection):
     """de Haan & van Leest 2014: blood-volume pulse signature."""
 
     name = "pbv"
     description = "PBV (de Haan 2014): minimum-variance projection on the pulse signature, 1.6-s windows"
     params = (
-        *TraceMethod.params,
-        window_param(1.6),
-        BAND,
+        *WindowedProjection.params,
         Param(
             "signature",
             "adaptive",
@@ -58,16 +55,8 @@ class PBV(TraceMethod):
         ),
     )
 
-    def from_traces(self, rgb: np.ndarray, fps: float) -> np.ndarray:
-        """The PBV pulse signal of (T, 3) traces, oriented to rise with blood volume."""
-        length = window_length(fps, self.config["window_s"], even=True)
-        x = check_traces(rgb, fps, self.name, min_seconds=max(2.0, length / fps))
-        band = check_band(self.config["band_bpm"], self.name)
-        filtered = bandpass_channels(x, fps, band)
-        starts = window_starts(len(x), length, length // 2)
-        mean, _ = window_moments(x, starts, length)
-        mean_f, cov_f = window_moments(filtered, starts, length)
-        coefs = pbv_coefficients(mean, cov_f, self.config["signature"])
-        offsets = np.einsum("wc,wc->w", coefs, mean_f)
-        pulse = overlap_add(filtered, coefs, offsets, starts, hann(length))
-        return finish(pulse, x, fps, band, filtered=True)
+    filter_first = True
+
+    def coefficients(self, stats: WindowStats) -> np.ndarray:
+        """Minimum-variance projection on the pulse signature per window."""
+        return pbv_coefficients(stats.mean, stats.source_cov, self.config["signature"])

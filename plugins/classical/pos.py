@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rppgbench.traces import TraceMethod
-
-from .common import BAND, check_band, check_traces, finish, window_param
-from .windows import overlap_add, window_length, window_moments, window_starts
+from .projection import WindowedProjection, WindowStats
 
 PROJECTION = np.array([[0.0, 1.0, -1.0], [-2.0, 1.0, 1.0]])
 
@@ -33,21 +30,14 @@ def pos_coefficients(mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     return proj[:, 0, :] + alpha[:, None] * proj[:, 1, :]
 
 
-class POS(TraceMethod):
+class POS(WindowedProjection):
     """Wang et al. 2017: plane-orthogonal-to-skin rPPG."""
 
     name = "pos"
     description = "POS (Wang 2017): plane-orthogonal-to-skin projection, 1.6-s sliding windows"
-    params = (*TraceMethod.params, window_param(1.6), BAND)
 
-    def from_traces(self, rgb: np.ndarray, fps: float) -> np.ndarray:
-        """The POS pulse signal of (T, 3) traces, band-passed and oriented to rise with blood volume."""
-        length = window_length(fps, self.config["window_s"])
-        x = check_traces(rgb, fps, self.name, min_seconds=max(2.0, length / fps))
-        band = check_band(self.config["band_bpm"], self.name)
-        starts = window_starts(len(x), length, 1)
-        mean, cov = window_moments(x, starts, length)
-        coefs = pos_coefficients(mean, cov)
-        offsets = np.einsum("wc,wc->w", coefs, mean)
-        pulse = overlap_add(x, coefs, offsets, starts, np.ones(length))
-        return finish(pulse, x, fps, band, filtered=False)
+    sliding = True
+
+    def coefficients(self, stats: WindowStats) -> np.ndarray:
+        """Projection on the plane orthogonal to the skin tone, alpha-tuned, per window."""
+        return pos_coefficients(stats.mean, stats.cov)
