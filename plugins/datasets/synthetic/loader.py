@@ -1,0 +1,145 @@
+"""The `synthetic` dataset loader: reads a generated tree, generating the preset into the cache if needed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rppgbench.data import Record, Reference
+from rppgbench.dataset import DatasetLoader
+from rppgbench.errors import DataError
+from rppgbench.params import Param
+from rppgbench.paths import cache_root
+from rppgbench.video import FrameSource, VideoFile
+
+from .presets import PRESETS, get_preset
+from .writer import GENERATOR_VERSION, generate
+
+
+def cached_dataset(preset: str, seed: int) -> Path:
+    """The cached tree of `preset` and `seed`, generated on first use (atomically) and reused afterwards."""
+    folder = cache_root() / "synthetic" / f"{preset}-seed{seed}"
+    meta = folder / "meta.json"
+    if meta.is_file() and json.loads(meta.read_text()).get("generator_version") == GENERATOR_VERSION:
+        return folder
+    if folder.exists():  # written by another generator version: replace it
+        shutil.rmtree(folder)
+    try:
+        generate(folder, get_preset(preset), seed, progress=True)
+    except (DataError, OSError):
+        if not (folder / "meta.json").is_file():  # lost a race with another process: use its tree
+            raise
+    return folder
+
+
+@cache
+def _read_frames_table(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the frame table ({exc})") from exc
+    missing = {"frame", "time_s", "x", "y", "w", "h"} - set(table.columns)
+    if missing:
+        raise DataError(f"{path}: frame table lacks columns {sorted(missing)}")
+    return table
+
+
+class SyntheticDataset(DatasetLoader):
+    """Physically modelled synthetic face videos with reference PPG (see docs/synthetic.md)."""
+
+    name = "synthetic"
+    description = "Synthetic rPPG videos (skin reflection model, VIPL-HR-like scenarios), generated locally."
+    needs_root = False
+    params = (
+        Param("preset", "synth-default", "generated dataset size", tuple(PRESETS)),
+        Param("seed", 0, "generator seed"),
+    )
+
+    def __init__(self, root: Path | None = None, **options):
+        super().__init__(root, **options)
+        self.folder = (
+            self.root
+            if self.root is not None
+            else cached_dataset(self.options["preset"], self.options["seed"])
+        )
+        meta_path = self.folder / "meta.json"
+        if not meta_path.is_file():
+            raise DataError(f"{meta_path}: not a synthetic dataset (meta.json missing)")
+        try:
+            self.meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{meta_path}: malformed JSON ({exc})") from exc
+
+    def records(self) -> list[Record]:
+        """One record per (subject, scenario) clip listed in meta.json, in a stable order."""
+        out = []
+        for clip in self.meta.get("clips", []):
+            folder = self.folder / clip["subject"] / clip["scenario_id"]
+            video = folder / "video.avi"
+            if not video.is_file():
+                raise DataError(f"{video}: listed in {self.folder / 'meta.json'} but missing")
+            out.append(
+                Record(
+                    dataset=self.name,
+                    subject=clip["subject"],
+                    session=clip["scenario_id"],
+                    scenario=clip["scenario"],
+                    location=video,
+                    fps=float(clip["fps"]),
+                    files={
+                        "ppg": folder / "ppg.csv",
+                        "frames": folder / "frames.csv",
+                        "clip": folder / "clip.json",
+                    },
+                    meta={
+                        "hr_bpm": clip["hr_bpm"],
+                        "n_frames": clip["n_frames"],
+                        "skin_type": clip["identity"]["fitzpatrick"],
+                        "identity_kind": clip["identity"]["kind"],
+                    },
+                )
+            )
+        if not out:
+            raise DataError(f"{self.folder / 'meta.json'}: lists no clips")
+        return sorted(out, key=lambda r: (r.subject, r.session))
+
+    def open_frames(self, record: Record) -> FrameSource:
+        """The clip's video, decoded by OpenCV like any real dataset's, with its stored timestamps."""
+        times = self.frame_timestamps(record, int(record.meta.get("n_frames", 0)) or None, record.fps or 30.0)
+        return VideoFile(record.location, fps=record.fps, timestamps=times)
+
+    def load_reference(self, record: Record) -> Reference:
+        """The 60 Hz reference PPG with its own timestamps (seconds on the video's clock)."""
+        path = record.files["ppg"]
+        try:
+            table = pd.read_csv(path)
+            values, times = table["ppg"].to_numpy(np.float64), table["time_s"].to_numpy(np.float64)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path}: cannot read the reference PPG ({exc})") from exc
+        if len(values) < 2 or not np.all(np.diff(times) > 0) or not np.all(np.isfinite(values)):
+            raise DataError(f"{path}: reference PPG is empty, non-finite or not increasing in time")
+        return Reference("ppg", values, times)
+
+    def frame_timestamps(self, record: Record, n_frames: int | None, fps: float) -> np.ndarray:
+        """The stored per-frame timestamps (the first `n_frames`; all when None)."""
+        table = _read_frames_table(record.files["frames"])
+        times = table["time_s"].to_numpy(np.float64)
+        if n_frames is not None and n_frames > len(times):
+            raise DataError(
+                f"{record.files['frames']}: {len(times)} timestamps for {n_frames} decoded frames"
+            )
+        return times if n_frames is None else times[:n_frames]
+
+    def face_boxes(self, record: Record) -> np.ndarray:
+        """True face boxes (x, y, w, h) of every frame, (T, 4) int."""
+        return _read_frames_table(record.files["frames"])[["x", "y", "w", "h"]].to_numpy(np.int64)
+
+    def face_box(self, record: Record) -> tuple[int, int, int, int]:
+        """The true face box of the first frame."""
+        x, y, w, h = self.face_boxes(record)[0]
+        return int(x), int(y), int(w), int(h)

@@ -1,0 +1,89 @@
+"""Named dataset sizes: how many subjects, which scenarios, how long, at what resolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rppgbench.errors import ConfigError
+
+from .scene import SCENARIOS
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The shape of one generated dataset; with a seed it fixes every byte of it."""
+
+    name: str
+    description: str
+    n_subjects: int
+    scenarios: tuple[str, ...]
+    duration_s: float
+    width: int
+    height: int
+    fps: float = 30.0
+    ppg_rate: float = 60.0
+    photo_every: int = 3  # every n-th subject is built from the astronaut photograph (real-looking)
+    hr_range_bpm: tuple[float, float, float] = (45.0, 75.0, 150.0)  # triangular: low, mode, high
+    codec: str = "HFYU"  # "HFYU" (HuffYUV, lossless, fast), "FFV1" (lossless, smaller) or "MJPG" (quality 95)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        if unknown:
+            raise ConfigError(f"preset {self.name!r}: unknown scenarios {unknown}; valid: {list(SCENARIOS)}")
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in the whole dataset."""
+        return int(round(self.duration_s * self.fps)) * self.n_subjects * len(self.scenarios)
+
+
+ALL_SCENARIOS = tuple(SCENARIOS)
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "synth-mini",
+            "Tiny: 6 subjects x 2 scenarios x 12 s at 128x96, for tests and CI (seconds to generate).",
+            n_subjects=6,
+            scenarios=("stationary", "motion"),
+            duration_s=12.0,
+            width=128,
+            height=96,
+        ),
+        Preset(
+            "synth-default",
+            "20 subjects x 4 scenarios x 20 s at 160x120: the default benchmark (about a minute on 2 cores).",
+            n_subjects=20,
+            scenarios=("stationary", "motion", "dim", "illumination"),
+            duration_s=20.0,
+            width=160,
+            height=120,
+        ),
+        Preset(
+            "synth-scenarios",
+            "12 subjects x all 7 scenarios x 20 s at 160x120: the per-scenario validity study.",
+            n_subjects=12,
+            scenarios=ALL_SCENARIOS,
+            duration_s=20.0,
+            width=160,
+            height=120,
+        ),
+        Preset(
+            "synth-vipl",
+            "VIPL-HR-sized: 107 subjects x all 7 scenarios x 30 s at 320x240, MJPG (about 11 GB; big machines).",
+            n_subjects=107,
+            scenarios=ALL_SCENARIOS,
+            duration_s=30.0,
+            width=320,
+            height=240,
+            codec="MJPG",
+        ),
+    )
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called `name`, or a ConfigError listing the valid ones."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown synthetic preset {name!r}; valid: {', '.join(PRESETS)}")
+    return PRESETS[name]
