@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -150,7 +151,8 @@ def generate(
         if workers == 1:
             summaries = [_write_job(job) for job in _progress(jobs, progress)]
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            # spawn, not fork: forking a process that already runs torch/Ray threads can deadlock
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 summaries = list(_progress(pool.map(_write_job, jobs), progress, total=len(jobs)))
         meta = {
             "dataset": "synthetic",
