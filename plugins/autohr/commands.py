@@ -70,7 +70,7 @@ def search_command(
 @click.option("--device", default=None, help="Torch device (default: CUDA if present).")
 def ablate_command(protocol, fold, out, data_roots, assignments, seed, workers, split_file, cache_dir, quiet, study,
                    device) -> None:  # fmt: skip
-    """Train the variants of one AutoHR ablation (Fig. 4) on one fold; writes a table (md, csv) and a chart.
+    """Train the variants of one AutoHR ablation (the paper's Figure 4) on one fold; writes a table (md, csv) and a chart.
 
     --set KEY=VALUE applies to every variant's training; --set search.KEY=VALUE to the searches of the
     nas study. Finished variants are skipped on re-run.
