@@ -6,7 +6,11 @@ rPPG dataset we load; it runs in about 2 ms per frame on one CPU core.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,6 +20,29 @@ import numpy as np
 
 MODEL_PACKAGE = "rppgbench.preprocess.models"
 MODEL_FILE = "face_detection_short_range.tflite"
+
+
+@contextmanager
+def native_stderr_captured() -> Iterator[None]:
+    """Hold back what native code writes to stderr (LiteRT's start-up INFO lines); replay it on error.
+
+    MediaPipe's C++ runtime logs a dozen lines per detector that no setting turns off; in a pool of
+    workers they bury the progress bar. Python-level output is unaffected.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -52,7 +79,9 @@ class FaceDetector:
             min_detection_confidence=float(min_confidence),
         )
         self.min_confidence = float(min_confidence)
-        self._detector = vision.FaceDetector.create_from_options(options)
+        with native_stderr_captured():
+            self._detector = vision.FaceDetector.create_from_options(options)
+        self._warmed_up = False
 
     def detect(self, frame_rgb: np.ndarray) -> Box | None:
         """The most confident face in an (H, W, 3) uint8 RGB frame, or None if none passes min_confidence."""
@@ -63,8 +92,14 @@ class FaceDetector:
                 f"expected an (H, W, 3) uint8 RGB frame, got {frame_rgb.shape} {frame_rgb.dtype}"
             )
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
+        if self._warmed_up:
+            detections = self._detector.detect(image).detections
+        else:  # the first call logs a memory-alignment notice from native code
+            with native_stderr_captured():
+                detections = self._detector.detect(image).detections
+            self._warmed_up = True
         best: Box | None = None
-        for detection in self._detector.detect(image).detections:
+        for detection in detections:
             score = max((c.score for c in detection.categories), default=0.0)
             if score < self.min_confidence or (best is not None and score <= best.score):
                 continue
@@ -77,7 +112,8 @@ class FaceDetector:
     def close(self) -> None:
         """Release the native detector (idempotent)."""
         if self._detector is not None:
-            self._detector.close()
+            with native_stderr_captured():
+                self._detector.close()
             self._detector = None
         self._stack.close()
 
