@@ -290,3 +290,12 @@ def test_predict_signal_chunks_with_bounded_reads_and_smooth_blend():
     assert short.shape == (30,) and np.corrcoef(short, wave[:30])[0, 1] > 0.999
     with pytest.raises(SignalError, match="at least 8"):
         predict_signal(run_chunk, frames[:5], chunk=64, min_frames=8)
+
+
+def test_windows_too_short_for_an_hr_label_fail_before_training():
+    from rppgbench.training.sampling import ClipWindowDataset
+
+    clip = make_pulse_clip("s1", hr_bpm=72.0)
+    with pytest.raises(ConfigError, match=r"set clip_frames to \d+ or more"):
+        ClipWindowDataset([clip], 16, train=True, with_hr=True)
+    assert len(ClipWindowDataset([clip], 64, train=True, with_hr=True)) > 0

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rppgbench.data import Clip
-from rppgbench.errors import DataError
+from rppgbench.errors import ConfigError, DataError
 from rppgbench.training.augment import SampleAugmentation, apply_sample_augmentations
 
 LOADER_DEFAULTS: dict[str, Any] = {
@@ -153,6 +153,8 @@ class ClipWindowDataset(Dataset):
                 f"no clip can provide a {self.frames}-frame window with a waveform reference "
                 f"({len(clips)} given; {'; '.join(skipped) or 'none'})"
             )
+        if with_hr:
+            self._check_hr_windows(hr_config)
         if train:
             counts = [windows_per_clip or max(1, s.length // self.frames) for s in self.sources]
             self._owner = np.repeat(np.arange(len(self.sources)), counts)
@@ -165,6 +167,19 @@ class ClipWindowDataset(Dataset):
                 owner += [i] * len(positions)
                 starts += positions
             self._owner, self._starts = np.asarray(owner), np.asarray(starts)
+
+    def _check_hr_windows(self, hr_config: Any) -> None:
+        """Fail before training, not mid-epoch, when windows are too short to carry an HR label."""
+        from rppgbench.signal.hr import HRConfig, min_seconds
+
+        needed = min_seconds(hr_config or HRConfig())
+        fps = max(s.clip.fps for s in self.sources)
+        if self.frames / fps < needed:
+            raise ConfigError(
+                f"training windows of {self.frames} frames last {self.frames / fps:.2f} s at {fps:.0f} fps, "
+                f"but a heart-rate label (used by the frequency loss) needs at least {needed:.2f} s: "
+                f"set clip_frames to {int(np.ceil(needed * fps))} or more"
+            )
 
     def __len__(self) -> int:
         return len(self._owner)
