@@ -4,21 +4,24 @@ A trace is the spatial mean colour of the skin pixels of each face-crop frame: (
 Traces are computed in one pass over the clip, `chunk` frames at a time, so a lazily read clip (an
 h5py dataset) is never copied whole into memory.
 
-Skin mask (`skin_mask=True`): a YCrCb box (ITU-R BT.601 full range, OpenCV's conversion) whose
-centre and size are adapted to each clip. Reference pixels are taken from the central half of the
-crop (mostly cheek, nose and forehead in a face crop) of up to `SAMPLE_FRAMES` frames spread over the
-clip, restricted to the broad skin range of Chai & Ngan (1999; Cr 133-173, Cb 77-127). The box is the
-median of their Cr and Cb +- `k` robust standard deviations (1.4826 x MAD), never narrower than
-+-`MIN_HALF_WIDTH`. A pixel counts as skin when its Cr and Cb fall in the box, its luma is above
-`MIN_LUMA` (not in shadow) and no channel is saturated (>= `SATURATED`): clipped pixels cannot carry
-the pulse. A frame where no pixel passes falls back to the whole crop; such frames are counted and
-reported (a warning, and `TraceResult.fallback_frames`).
+Skin weighting (`skin_mask=True`): a Gaussian skin-colour model in normalised rg chromaticity
+(r = R/(R+G+B), g = G/(R+G+B); Yang & Waibel 1996), fitted to each clip. Chromaticity does not change
+when the light gets brighter or dimmer, so pixels do not drift in and out of the skin region as the
+illumination changes (a YCrCb box did exactly that, adding in-band noise to the traces). Reference
+pixels are taken from the central half of the crop (mostly cheek, nose and forehead in a face crop)
+of up to `SAMPLE_FRAMES` frames spread over the clip, restricted to the broad skin range of Chai &
+Ngan (1999; Cr 133-173, Cb 77-127); the model is their median rg and robust standard deviation
+(1.4826 x MAD, at least `MIN_CHROMA_SD`). Each pixel is weighted by exp(-d^2 / 2), d its
+Mahalanobis distance to the model, truncated to zero beyond `CUTOFF_SD` standard deviations (so
+background of another colour gets no weight at all) and zero for dark (luma <= `MIN_LUMA`) or
+clipped (any channel >= `SATURATED`) pixels, which cannot carry the pulse. A frame whose weights sum
+to less than one pixel falls back to the whole crop; such frames are counted and reported (a warning,
+and `TraceResult.fallback_frames`).
 With `skin_mask=False` the whole crop is averaged.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -34,7 +37,8 @@ from rppgbench.params import Param
 CHAI_NGAN_CR = (133.0, 173.0)
 CHAI_NGAN_CB = (77.0, 127.0)
 SAMPLE_FRAMES = 32
-MIN_HALF_WIDTH = 6.0
+MIN_CHROMA_SD = 0.01
+CUTOFF_SD = 3.0
 MIN_LUMA = 25.0
 SATURATED = 250
 MIN_REFERENCE_PIXELS = 50
@@ -48,11 +52,11 @@ class TraceWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class SkinThresholds:
-    """The per-clip skin box in YCrCb (inclusive bounds) and the luma floor."""
+class SkinModel:
+    """A clip's skin colour: mean and standard deviation of its rg chromaticity, and the pixel limits."""
 
-    cr: tuple[float, float]
-    cb: tuple[float, float]
+    mean: tuple[float, float]
+    sd: tuple[float, float]
     min_luma: float = MIN_LUMA
     saturated: int = SATURATED
 
@@ -64,7 +68,7 @@ class TraceResult:
     rgb: np.ndarray
     skin_fraction: np.ndarray
     fallback_frames: int
-    thresholds: SkinThresholds | None
+    skin_model: SkinModel | None
 
 
 def _frame_count(frames: Any) -> int:
@@ -91,13 +95,11 @@ def _ycrcb(frames: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(_as_image(frames), cv2.COLOR_RGB2YCrCb).reshape(frames.shape)
 
 
-def estimate_skin_thresholds(
-    frames: Any, k: float = 3.0, sample_frames: int = SAMPLE_FRAMES
-) -> SkinThresholds:
-    """Adapt the YCrCb skin box to this clip from the central region of evenly spread frames."""
+def estimate_skin_model(frames: Any, sample_frames: int = SAMPLE_FRAMES) -> SkinModel:
+    """Fit the rg-chromaticity skin model to this clip from the central region of evenly spread frames."""
     n = _frame_count(frames)
     if n == 0:
-        raise DataError("cannot estimate a skin mask from a clip with no frames")
+        raise DataError("cannot estimate a skin model from a clip with no frames")
     idx = np.unique(np.linspace(0, n - 1, min(sample_frames, n)).round().astype(int))
     sample = np.stack([np.asarray(frames[int(i)]) for i in idx])  # few frames; lazy arrays index one by one
     if sample.dtype != np.uint8:
@@ -105,7 +107,7 @@ def estimate_skin_thresholds(
     h, w = sample.shape[1:3]
     centre = np.ascontiguousarray(sample[:, h // 4 : h - h // 4 or None, w // 4 : w - w // 4 or None])
     ycc = _ycrcb(centre).reshape(-1, 3).astype(np.float64)
-    centre = centre.reshape(-1, 3)
+    centre = centre.reshape(-1, 3).astype(np.float64)
     bright = (ycc[:, 0] > MIN_LUMA) & (centre.max(axis=1) < SATURATED)
     plausible = (
         bright
@@ -114,32 +116,32 @@ def estimate_skin_thresholds(
         & (ycc[:, 2] >= CHAI_NGAN_CB[0])
         & (ycc[:, 2] <= CHAI_NGAN_CB[1])
     )
-    ref = ycc[plausible] if plausible.sum() >= MIN_REFERENCE_PIXELS else ycc[bright]
-    if len(ref) < MIN_REFERENCE_PIXELS:
-        ref = ycc
-    med = np.median(ref[:, 1:], axis=0)
-    spread = 1.4826 * np.median(np.abs(ref[:, 1:] - med), axis=0)
-    half = np.maximum(k * spread, MIN_HALF_WIDTH)
-    return SkinThresholds(
-        cr=(float(med[0] - half[0]), float(med[0] + half[0])),
-        cb=(float(med[1] - half[1]), float(med[1] + half[1])),
-    )
+    chosen = plausible if plausible.sum() >= MIN_REFERENCE_PIXELS else bright
+    ref = centre[chosen] if chosen.sum() >= MIN_REFERENCE_PIXELS else centre
+    rg = ref[:, :2] / np.maximum(ref.sum(axis=1, keepdims=True), 1.0)
+    med = np.median(rg, axis=0)
+    sd = np.maximum(1.4826 * np.median(np.abs(rg - med), axis=0), MIN_CHROMA_SD)
+    return SkinModel(mean=(float(med[0]), float(med[1])), sd=(float(sd[0]), float(sd[1])))
 
 
-def _mask_image(image: np.ndarray, thresholds: SkinThresholds) -> np.ndarray:
-    """uint8 0/255 skin mask of a stacked (N*H, W, 3) RGB image (OpenCV, vectorised in C)."""
-    cv2 = _cv2()
-    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
-    low = (math.floor(thresholds.min_luma) + 1, math.ceil(thresholds.cr[0]), math.ceil(thresholds.cb[0]))
-    high = (255, math.floor(thresholds.cr[1]), math.floor(thresholds.cb[1]))
-    in_box = cv2.inRange(ycc, low, high)
-    unclipped = cv2.inRange(image, (0, 0, 0), (thresholds.saturated - 1,) * 3)
-    return cv2.bitwise_and(in_box, unclipped)
+def skin_weights(frames: np.ndarray, model: SkinModel) -> np.ndarray:
+    """Float32 (..., H, W) skin weights in [0, 1] of uint8 RGB `frames` under `model` (see module doc)."""
+    red, green, blue = np.moveaxis(frames, -1, 0).astype(np.float32)  # contiguous colour planes
+    scale = 1.0 / np.maximum(red + green + blue, np.float32(1.0))
+    dr = (red * scale - np.float32(model.mean[0])) * np.float32(1.0 / model.sd[0])
+    dg = (green * scale - np.float32(model.mean[1])) * np.float32(1.0 / model.sd[1])
+    d2 = dr * dr + dg * dg
+    luma = np.float32(0.299) * red + np.float32(0.587) * green + np.float32(0.114) * blue
+    brightest = np.maximum(np.maximum(red, green), blue)
+    usable = (d2 <= np.float32(CUTOFF_SD**2)) & (luma > model.min_luma) & (brightest < model.saturated)
+    weights = np.zeros_like(d2)
+    weights[usable] = np.exp(np.float32(-0.5) * d2[usable])
+    return weights
 
 
-def skin_pixel_mask(frames: np.ndarray, thresholds: SkinThresholds) -> np.ndarray:
-    """Boolean (..., H, W) mask of the pixels of uint8 RGB `frames` inside the skin box."""
-    return (_mask_image(_as_image(frames), thresholds) != 0).reshape(frames.shape[:-1])
+def skin_pixel_mask(frames: np.ndarray, model: SkinModel) -> np.ndarray:
+    """Boolean (..., H, W) mask of the pixels that get any skin weight (within the cut-off)."""
+    return skin_weights(frames, model) > 0
 
 
 def _frame_sums(image: np.ndarray, m: int) -> np.ndarray:
@@ -149,15 +151,14 @@ def _frame_sums(image: np.ndarray, m: int) -> np.ndarray:
 
 
 def extract_traces_info(
-    frames: Any, skin_mask: bool = True, chunk: int = 256, thresholds: SkinThresholds | None = None
+    frames: Any, skin_mask: bool = True, chunk: int = 256, skin_model: SkinModel | None = None
 ) -> TraceResult:
-    """Traces with the per-frame skin fraction and the count of frames that fell back to the whole crop."""
+    """Traces with the per-frame skin fraction (summed weight / pixels) and the frames that fell back."""
     n = _frame_count(frames)
     if chunk < 1:
         raise DataError(f"chunk must be a positive number of frames, got {chunk}")
-    if skin_mask and thresholds is None and n:
-        thresholds = estimate_skin_thresholds(frames)
-    cv2 = _cv2()
+    if skin_mask and skin_model is None and n:
+        skin_model = estimate_skin_model(frames)
     rgb = np.empty((n, 3), dtype=np.float64)
     fraction = np.ones(n, dtype=np.float64)
     fallback = 0
@@ -166,27 +167,26 @@ def extract_traces_info(
         if block.dtype != np.uint8:
             raise DataError(f"face frames must be uint8 RGB, got dtype {block.dtype}")
         m, h, w, _ = block.shape
-        image = _as_image(block)
         if not skin_mask:
-            rgb[start : start + m] = _frame_sums(image, m) / (h * w)
+            rgb[start : start + m] = _frame_sums(_as_image(block), m) / (h * w)
             continue
-        mask = _mask_image(image, thresholds)
-        count = cv2.reduce(mask.reshape(m, -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).ravel() / 255.0
-        sums = _frame_sums(cv2.bitwise_and(image, image, mask=mask), m)
-        empty = count == 0
-        means = sums / np.maximum(count, 1)[:, None]
+        weights = skin_weights(block, skin_model).reshape(m, -1)
+        total = weights.sum(axis=1, dtype=np.float64)
+        sums = np.matmul(weights[:, None, :], block.reshape(m, -1, 3).astype(np.float32))[:, 0, :]
+        empty = total < 1.0
+        means = sums / np.maximum(total, 1e-12)[:, None]
         if empty.any():
             means[empty] = _frame_sums(_as_image(block[empty]), int(empty.sum())) / (h * w)
         rgb[start : start + m] = means
-        fraction[start : start + m] = count / float(h * w)
+        fraction[start : start + m] = np.where(empty, 0.0, total / float(h * w))
         fallback += int(empty.sum())
     if fallback:
         warnings.warn(
-            f"{fallback} of {n} frames had no pixel inside the skin mask; the whole crop was used for them",
+            f"{fallback} of {n} frames had (almost) no skin pixel; the whole crop was used for them",
             TraceWarning,
             stacklevel=2,
         )
-    return TraceResult(rgb, fraction, fallback, thresholds if skin_mask else None)
+    return TraceResult(rgb, fraction, fallback, skin_model if skin_mask else None)
 
 
 def extract_traces(frames: Any, skin_mask: bool = True, chunk: int = 256) -> np.ndarray:
@@ -221,7 +221,7 @@ class TraceMethod(Method):
         Param(
             "skin_mask",
             True,
-            "average only skin pixels of the face crop (adaptive YCrCb box); false: whole crop",
+            "weight face-crop pixels by a per-clip skin-chromaticity model; false: whole crop",
         ),
     )
     chunk: ClassVar[int] = 256

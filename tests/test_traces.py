@@ -11,10 +11,11 @@ from rppgbench.errors import DataError
 from rppgbench.traces import (
     TraceMethod,
     TraceWarning,
-    estimate_skin_thresholds,
+    estimate_skin_model,
     extract_traces,
     extract_traces_info,
     skin_pixel_mask,
+    skin_weights,
 )
 
 SKIN = np.array([190.0, 130.0, 105.0])
@@ -42,20 +43,54 @@ def test_whole_crop_traces_equal_frame_means():
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
-def test_skin_traces_equal_per_frame_masked_mean_reference():
+def _reference_weights(frame: np.ndarray, model) -> np.ndarray:
+    """The module doc's weighting written out pixel by pixel, in float64."""
+    f = frame.astype(np.float64)
+    r, g = f[..., 0] / f.sum(-1), f[..., 1] / f.sum(-1)
+    d2 = ((r - model.mean[0]) / model.sd[0]) ** 2 + ((g - model.mean[1]) / model.sd[1]) ** 2
+    luma = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+    usable = (d2 <= 9.0) & (luma > model.min_luma) & (frame.max(-1) < model.saturated)
+    return np.where(usable, np.exp(-0.5 * d2), 0.0)
+
+
+def test_skin_traces_equal_per_frame_weighted_mean_reference():
     frames, _ = face_clip()
-    thresholds = estimate_skin_thresholds(frames)
-    expected = np.array([f[skin_pixel_mask(f, thresholds)].mean(axis=0) for f in frames])
+    model = estimate_skin_model(frames)
+    np.testing.assert_allclose(
+        skin_weights(frames[0], model), _reference_weights(frames[0], model), atol=1e-5
+    )
+    expected = np.array(
+        [
+            (f * w[..., None]).sum((0, 1)) / w.sum()
+            for f, w in ((f, _reference_weights(f, model)) for f in frames)
+        ]
+    )
     for chunk in (1, 3, 256):
         info = extract_traces_info(frames, skin_mask=True, chunk=chunk)
         np.testing.assert_allclose(info.rgb, expected, rtol=1e-6)
         assert info.fallback_frames == 0
 
 
+def test_skin_model_is_fitted_to_the_skin_colour():
+    frames, _ = face_clip()
+    model = estimate_skin_model(frames)
+    assert model.mean == pytest.approx((SKIN[0] / SKIN.sum(), SKIN[1] / SKIN.sum()), abs=0.005)
+
+
+def test_skin_weights_do_not_change_with_brightness():
+    """Chromaticity ignores the light's intensity: a dimmer frame gets the same weights."""
+    frames, skin = face_clip()
+    model = estimate_skin_model(frames)
+    bright = frames[0].astype(np.float64)
+    dim = np.clip(bright * 0.6, 0, 255).round().astype(np.uint8)
+    w_bright, w_dim = skin_weights(frames[0], model), skin_weights(dim, model)
+    assert np.abs(w_bright[skin] - w_dim[skin]).mean() < 0.05
+
+
 def test_skin_mask_excludes_background():
     frames, skin = face_clip()
-    thresholds = estimate_skin_thresholds(frames)
-    mask = skin_pixel_mask(frames, thresholds)
+    model = estimate_skin_model(frames)
+    mask = skin_pixel_mask(frames, model)
     assert mask[:, ~skin].mean() == 0.0  # no background pixel is kept
     assert mask[:, skin].mean() > 0.95  # nearly every skin pixel is kept
     rgb = extract_traces(frames)
@@ -66,15 +101,17 @@ def test_skin_mask_excludes_background():
 
 def test_frames_without_skin_fall_back_to_whole_crop_and_are_counted():
     frames, skin = face_clip(n=6)
-    thresholds = estimate_skin_thresholds(frames)
+    model = estimate_skin_model(frames)
     frames[2] = frames[2][..., ::-1]  # a frame whose colours are nowhere near skin
     frames[4] = 0  # a black frame
     with pytest.warns(TraceWarning, match="2 of 6 frames"):
-        info = extract_traces_info(frames, thresholds=thresholds)
+        info = extract_traces_info(frames, skin_model=model)
     assert info.fallback_frames == 2
     assert np.isfinite(info.rgb).all()
     np.testing.assert_allclose(info.rgb[2], frames[2].reshape(-1, 3).mean(axis=0))
-    assert info.skin_fraction[2] == 0 and info.skin_fraction[0] == pytest.approx(skin.mean(), abs=0.02)
+    weights = _reference_weights(frames[0], model)
+    assert info.skin_fraction[2] == 0
+    assert info.skin_fraction[0] == pytest.approx(weights.sum() / weights.size, rel=1e-4)
 
 
 def test_lazy_h5py_frames_read_in_chunks(tmp_path):
