@@ -21,12 +21,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import time  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from rppgbench_plugins.classical import METHODS  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 from rppgbench.traces import extract_traces  # noqa: E402
 
@@ -44,17 +44,6 @@ def synthetic_traces(n: int, seed: int = 0) -> np.ndarray:
     return rgb + 0.05 * rng.standard_normal(rgb.shape)
 
 
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of `fn()` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
-
-
 def bench_methods(repeats: int) -> None:
     """Print ms per method for each duration and the ms per 10 minutes of video."""
     traces = {m: synthetic_traces(int(m * 60 * FPS)) for m in MINUTES}
@@ -63,7 +52,7 @@ def bench_methods(repeats: int) -> None:
     for method_cls in METHODS:
         run = method_cls().from_traces
         reps = repeats
-        ms = {m: median_ms(lambda x=traces[m], run=run: run(x, FPS), reps) for m in MINUTES}
+        ms = {m: 1e3 * median_seconds(lambda x=traces[m], run=run: run(x, FPS), reps) for m in MINUTES}
         per10 = " / ".join(f"{ms[m] * 10 / m:.1f}" for m in MINUTES)
         print(f"{method_cls.name:6s} | " + " | ".join(f"{ms[m]:10.1f} ms" for m in MINUTES) + f" | {per10}")
 
@@ -86,7 +75,7 @@ def bench_extraction(n: int, repeats: int) -> None:
     frames = face_frames(n)
     print(f"\ntrace extraction, {n} frames of 128x128 (chunk 256):")
     for skin in (True, False):
-        ms = median_ms(lambda s=skin: extract_traces(frames, skin_mask=s), max(3, repeats // 2))
+        ms = 1e3 * median_seconds(lambda s=skin: extract_traces(frames, skin_mask=s), max(3, repeats // 2))
         print(f"  skin_mask={str(skin):5s}: {ms:8.1f} ms  = {n / ms * 1e3:8.0f} frames/s")
 
 

@@ -10,12 +10,12 @@ also times the dense-inverse detrending formula at 3,600 samples for comparison.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
 from tabulate import tabulate
+from timing import median_seconds
 
 from rppgbench.signal import hr
 
@@ -27,17 +27,6 @@ def pulse_signal(minutes: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(minutes * 60 * FS)) / FS
     return np.sin(2 * np.pi * 1.2 * t) + 2 * np.sin(2 * np.pi * 0.05 * t) + 0.5 * rng.standard_normal(t.size)
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `repeats` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def dense_detrend_seconds(n: int = 3600, lam: float = 100.0) -> float:
