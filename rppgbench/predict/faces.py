@@ -8,7 +8,7 @@ cropped and resized as it is decoded. Memory is bounded by the crops (size x siz
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from rppgbench.errors import ConfigError, DataError
 from rppgbench.preprocess.config import PreprocessConfig
-from rppgbench.preprocess.crop import BoxSmoother, crop_resize, full_frame_box, square_crop_box
+from rppgbench.preprocess.crop import FaceTracker, crop_resize
 from rppgbench.preprocess.face import Box, FaceDetector
 from rppgbench.video import VideoFile
 
@@ -132,33 +132,45 @@ def read_face_crops(
     stop = config.max_frames or None
     capacity = min(announced, stop) if stop and announced else (announced or stop or 1024)
     buffer = _Buffer(min(int(capacity * 1.02) + 2, _MAX_PREALLOCATED), config.size)
-    tracker = _Tracker(video.path, config, box)
+    detector = FaceDetector(config.min_confidence) if config.face == "blazeface" and box is None else None
+    tracker = FaceTracker(config, detector, _first_face_locator(video.path, config, detector, box))
+    first_frame: np.ndarray | None = None
     frames = iter(video)
     try:
         bar = tqdm(
             total=announced or None, desc=f"decode {video.path.name}", unit="frame", disable=not progress
         )
-        with bar, tracker:
+        with bar:
             for index, frame in enumerate(_limit(frames, stop)):
+                if first_frame is None:
+                    first_frame = frame.copy()
+                elif frame.shape != first_frame.shape:
+                    raise DataError(
+                        f"{video.path}: frame {index} is {frame.shape[1]}x{frame.shape[0]}, but the video "
+                        f"started at {first_frame.shape[1]}x{first_frame.shape[0]}"
+                    )
                 crop_box = tracker.crop_box(index, frame)
                 buffer.append(crop_resize(frame, crop_box, config.size), crop_box)
                 bar.update(1)
     finally:
+        if detector is not None:
+            detector.close()
         close = getattr(frames, "close", None)
         if close is not None:
             close()
     crops, boxes = buffer.result()
-    assert tracker.first_frame is not None  # VideoFile raises when no frame decodes
+    assert first_frame is not None  # VideoFile raises when no frame decodes
+    detected_first = detector is not None and tracker.first_box is not None
     return FaceCrops(
         path=video.path,
         frames=crops,
         fps=video.fps,
         crop_boxes=boxes,
-        first_frame=tracker.first_frame,
-        detection=tracker.first_detection,
+        first_frame=first_frame,
+        detection=tracker.first_box,
         config=config,
-        detections=tracker.detections,
-        missed_frames=tracker.missed,
+        detections=int(detected_first) + len(tracker.redetect_scores),
+        missed_frames=tracker.misses,
         announced_frames=announced,
     )
 
@@ -170,79 +182,24 @@ def _limit(frames: Iterator[np.ndarray], stop: int | None) -> Iterator[np.ndarra
         yield frame
 
 
-class _Tracker:
-    """Chooses each frame's crop: fixed after the first frame, or re-detected and smoothed every N frames."""
+def _first_face_locator(
+    path: Path, config: PreprocessConfig, detector: FaceDetector | None, box: tuple[float, ...] | None
+) -> Callable[[np.ndarray], Box]:
+    """The first frame's face: the given box (checked against the frame) or the detector's, else an error."""
 
-    def __init__(self, path: Path, config: PreprocessConfig, box: tuple[float, float, float, float] | None):
-        self.path, self.config, self.given = path, config, box
-        self.detector: FaceDetector | None = None
-        if config.face == "blazeface" and box is None:
-            self.detector = FaceDetector(config.min_confidence)
-        self.smoother = BoxSmoother(config.smoothing)
-        self.first_frame: np.ndarray | None = None
-        self.first_detection: Box | None = None
-        self.detections = 0
-        self.missed: list[int] = []
-        self._crop: tuple[int, int, int, int] | None = None
-
-    def crop_box(self, index: int, frame: np.ndarray) -> tuple[int, int, int, int]:
-        """The (x, y, w, h) crop of frame `index`."""
-        if index == 0:
-            self.first_frame = frame.copy()
-            self._first(frame)
-        elif frame.shape != self.first_frame.shape:  # type: ignore[union-attr]
+    def locate(frame: np.ndarray) -> Box:
+        if box is not None:
+            return _given_box(path, box, frame.shape)
+        found = detector.detect(frame)  # type: ignore[union-attr]
+        if found is None:
             raise DataError(
-                f"{self.path}: frame {index} is {frame.shape[1]}x{frame.shape[0]}, but the video started "
-                f"at {self.first_frame.shape[1]}x{self.first_frame.shape[0]}"  # type: ignore[union-attr]
+                f"{path}: no face found on frame 0 (the first frame, "
+                f"min_confidence={config.min_confidence}); give the face box with --box X,Y,W,H "
+                "or use --face full"
             )
-        elif (
-            self.detector is not None
-            and self.config.redetect_every
-            and index % self.config.redetect_every == 0
-        ):
-            self._redetect(index, frame)
-        if self._crop is None:
-            self._crop = (
-                full_frame_box(frame.shape)
-                if self.config.face == "full"
-                else square_crop_box(self.smoother.current, self.config.enlarge, frame.shape)
-            )
-        return self._crop
+        return found
 
-    def _first(self, frame: np.ndarray) -> None:
-        if self.config.face == "full":
-            return
-        if self.given is not None:
-            box = _given_box(self.path, self.given, frame.shape)
-        else:
-            assert self.detector is not None
-            box = self.detector.detect(frame)
-            if box is None:
-                raise DataError(
-                    f"{self.path}: no face found on frame 0 (the first frame, "
-                    f"min_confidence={self.config.min_confidence}); give the face box with --box X,Y,W,H "
-                    "or use --face full"
-                )
-            self.detections += 1
-        self.first_detection = box
-        self.smoother.update(box)
-
-    def _redetect(self, index: int, frame: np.ndarray) -> None:
-        assert self.detector is not None
-        box = self.detector.detect(frame)
-        if box is None:
-            self.missed.append(index)
-            return
-        self.detections += 1
-        self.smoother.update(box)
-        self._crop = None
-
-    def __enter__(self) -> _Tracker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.detector is not None:
-            self.detector.close()
+    return locate
 
 
 def _given_box(path: Path, box: tuple[float, float, float, float], shape: tuple[int, ...]) -> Box:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
-from rppgbench.preprocess.face import Box
+from rppgbench.preprocess.face import Box, FaceDetector
+
+if TYPE_CHECKING:
+    from rppgbench.preprocess.config import PreprocessConfig
 
 
 def square_crop_box(box: Box, enlarge: float, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -73,3 +79,65 @@ class BoxSmoother:
             raise RuntimeError("no box yet")
         cx, cy, w, h = self._state
         return Box(cx - w / 2.0, cy - h / 2.0, w, h, self._score)
+
+
+class FaceTracker:
+    """Chooses each frame's crop box: the first frame's box kept fixed (the AutoHR default), re-detected
+    every `config.redetect_every` frames and smoothed, or the whole frame.
+
+    `locate_first(frame)` finds the first frame's face (a detector, or a box the caller was given); it
+    returns None to fall back to the whole frame, or raises to fail the video. Shared by the dataset
+    preprocessing and `rppgbench predict`, so both crop exactly alike.
+    """
+
+    def __init__(
+        self,
+        config: PreprocessConfig,
+        detector: FaceDetector | None,
+        locate_first: Callable[[np.ndarray], Box | None],
+    ) -> None:
+        self.config, self.detector, self._locate_first = config, detector, locate_first
+        self.smoother = BoxSmoother(config.smoothing)
+        self.fallback = False
+        self.first_box: Box | None = None
+        self.redetect_scores: list[float] = []
+        self.misses: list[int] = []
+        self.frame_shape: tuple[int, ...] = ()
+        self._box: tuple[int, int, int, int] | None = None
+
+    def crop_box(self, offset: int, frame: np.ndarray) -> tuple[int, int, int, int]:
+        """The (x, y, w, h) crop for the frame at `offset` from the first one."""
+        if frame.shape != self.frame_shape:
+            self.frame_shape, self._box = frame.shape, None
+        if self.config.face == "full" or self.fallback:
+            return full_frame_box(frame.shape)
+        if offset == 0:
+            self._first(frame)
+        elif (
+            self.detector is not None
+            and self.config.redetect_every
+            and offset % self.config.redetect_every == 0
+        ):
+            self._redetect(offset, frame)
+        if self.fallback:
+            return full_frame_box(frame.shape)
+        if self._box is None:
+            self._box = square_crop_box(self.smoother.current, self.config.enlarge, frame.shape)
+        return self._box
+
+    def _first(self, frame: np.ndarray) -> None:
+        box = self._locate_first(frame)
+        if box is None:
+            self.fallback = True
+            return
+        self.first_box = box
+        self.smoother.update(box)
+
+    def _redetect(self, offset: int, frame: np.ndarray) -> None:
+        box = self.detector.detect(frame)  # type: ignore[union-attr]
+        if box is None:
+            self.misses.append(offset)
+            return
+        self.redetect_scores.append(box.score)
+        self.smoother.update(box)
+        self._box = None

@@ -11,7 +11,7 @@ import multiprocessing
 import pickle
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -34,7 +34,7 @@ from rppgbench.preprocess.cache import (
     record_to_dict,
 )
 from rppgbench.preprocess.config import PreprocessConfig
-from rppgbench.preprocess.crop import BoxSmoother, crop_resize, full_frame_box, square_crop_box
+from rppgbench.preprocess.crop import FaceTracker, crop_resize
 from rppgbench.preprocess.face import Box, FaceDetector
 
 # Plausible native sampling rates (Hz) per reference kind; outside them the loader has the rate wrong.
@@ -252,7 +252,7 @@ def _prepare(
         stop = start + config.max_frames if stop is None else min(stop, start + config.max_frames)
     detector = shared_detector(config.min_confidence) if config.face == "blazeface" else None
     with ClipWriter(path, config.size, compression=compression) as writer:
-        tracker = _FaceTracker(config, detector, loader, record)
+        tracker = FaceTracker(config, detector, _first_face_locator(config, detector, loader, record))
         frames = iter(source)
         try:
             for offset, frame in enumerate(islice(frames, start, stop)):
@@ -279,7 +279,7 @@ def _prepare(
             "loader": loader.describe(),
             "fps": fps,
             "source_frame_shape": list(tracker.frame_shape),
-            **tracker.facts(),
+            **_face_facts(tracker, record),
         }
         writer.commit(timestamps, reference, attrs)
     return n
@@ -335,91 +335,52 @@ def _check_frame(frame: Any, record: Record, index: int) -> None:
         raise DataError(f"{record.location}: frame {index} is not an (H, W, 3) uint8 RGB image ({got})")
 
 
-class _FaceTracker:
-    """Chooses each frame's crop box according to the config: fixed, re-detected and smoothed, or full."""
+def _first_face_locator(
+    config: PreprocessConfig, detector: FaceDetector | None, loader: DatasetLoader, record: Record
+) -> Callable[[np.ndarray], Box | None]:
+    """How the first frame's face is found: the loader's annotation or the detector (None = whole frame)."""
+    annotation = loader.face_box(record) if config.face == "dataset" else None
+    if config.face == "dataset" and annotation is None:
+        raise DataError(
+            f"{record.location}: dataset {record.dataset!r} gives no face box for this record "
+            "(preprocess face='dataset'); use face='blazeface'"
+        )
 
-    def __init__(
-        self, config: PreprocessConfig, detector: FaceDetector | None, loader: DatasetLoader, record: Record
-    ) -> None:
-        self.config, self.detector, self.record = config, detector, record
-        self.smoother = BoxSmoother(config.smoothing)
-        self.fallback = False
-        self.first_score: float | None = None
-        self.scores: list[float] = []
-        self.misses: list[int] = []
-        self.frame_shape: tuple[int, ...] = ()
-        self._box: tuple[int, int, int, int] | None = None
-        self._annotation = loader.face_box(record) if config.face == "dataset" else None
-        if config.face == "dataset" and self._annotation is None:
-            raise DataError(
-                f"{record.location}: dataset {record.dataset!r} gives no face box for this record "
-                "(preprocess face='dataset'); use face='blazeface'"
-            )
-
-    def crop_box(self, offset: int, frame: np.ndarray) -> tuple[int, int, int, int]:
-        """The (x, y, w, h) crop for the frame at `offset` within the clip."""
-        if frame.shape != self.frame_shape:
-            self.frame_shape, self._box = frame.shape, None
-        if self.config.face == "full" or self.fallback:
-            return full_frame_box(frame.shape)
-        if offset == 0:
-            self._first(frame)
-        elif self.config.redetect_every and offset % self.config.redetect_every == 0:
-            self._redetect(offset, frame)
-        if self.fallback:
-            return full_frame_box(frame.shape)
-        if self._box is None:
-            self._box = square_crop_box(self.smoother.current, self.config.enlarge, frame.shape)
-        return self._box
-
-    def _first(self, frame: np.ndarray) -> None:
-        if self.config.face == "dataset":
-            x, y, w, h = (float(v) for v in self._annotation)  # type: ignore[union-attr]
+    def locate(frame: np.ndarray) -> Box | None:
+        if annotation is not None:
+            x, y, w, h = (float(v) for v in annotation)
             height, width = frame.shape[:2]
             if w <= 0 or h <= 0 or x + w <= 0 or y + h <= 0 or x >= width or y >= height:
                 raise DataError(
-                    f"{self.record.location}: the dataset's face box {self._annotation} is not inside "
+                    f"{record.location}: the dataset's face box {annotation} is not inside "
                     f"the {width}x{height} frame"
                 )
-            box = Box(x, y, w, h, 1.0)
-        else:
-            assert self.detector is not None
-            box = self.detector.detect(frame)
-            if box is None:
-                index = self.record.frame_range[0]
-                if self.config.on_no_face == "fail":
-                    raise DataError(
-                        f"{self.record.location}: no face found on frame {index} (the clip's first frame; "
-                        f"min_confidence={self.config.min_confidence}); set on_no_face='full' to use the "
-                        "whole frame instead"
-                    )
-                self.fallback = True
-                return
-        self.first_score = box.score
-        self.scores.append(box.score)
-        self.smoother.update(box)
+            return Box(x, y, w, h, 1.0)
+        box = detector.detect(frame)  # type: ignore[union-attr]
+        if box is None and config.on_no_face == "fail":
+            raise DataError(
+                f"{record.location}: no face found on frame {record.frame_range[0]} (the clip's first frame; "
+                f"min_confidence={config.min_confidence}); set on_no_face='full' to use the "
+                "whole frame instead"
+            )
+        return box
 
-    def _redetect(self, offset: int, frame: np.ndarray) -> None:
-        assert self.detector is not None
-        box = self.detector.detect(frame)
-        if box is None:
-            self.misses.append(self.record.frame_range[0] + offset)
-            return
-        self.scores.append(box.score)
-        self.smoother.update(box)
-        self._box = None
+    return locate
 
-    def facts(self) -> dict[str, Any]:
-        """What the cache file records about face finding."""
-        return {
-            "face_source": self.config.face,
-            "no_face_fallback": self.fallback,
-            "detection_score": float("nan") if self.first_score is None else self.first_score,
-            "mean_detection_score": float(np.mean(self.scores)) if self.scores else float("nan"),
-            "n_detections": len(self.scores),
-            "redetect_misses": len(self.misses),
-            "redetect_miss_frames": self.misses[:1000],
-        }
+
+def _face_facts(tracker: FaceTracker, record: Record) -> dict[str, Any]:
+    """What the cache file records about face finding."""
+    scores = ([tracker.first_box.score] if tracker.first_box else []) + tracker.redetect_scores
+    misses = [record.frame_range[0] + offset for offset in tracker.misses]
+    return {
+        "face_source": tracker.config.face,
+        "no_face_fallback": tracker.fallback,
+        "detection_score": tracker.first_box.score if tracker.first_box else float("nan"),
+        "mean_detection_score": float(np.mean(scores)) if scores else float("nan"),
+        "n_detections": len(scores),
+        "redetect_misses": len(misses),
+        "redetect_miss_frames": misses[:1000],
+    }
 
 
 def _timestamps(
