@@ -25,3 +25,11 @@ def register_commands(cli: click.Group) -> None:
 
     cli.add_command(search_command)
     cli.add_command(ablate_command)
+
+
+@hookimpl
+def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
+    """Register the folder of AutoHR's training and search recipes."""
+    from importlib.resources import files
+
+    register(files("rppgbench_plugins.autohr.recipes"))

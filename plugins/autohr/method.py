@@ -17,6 +17,7 @@ from torch import nn
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param
 from rppgbench.training.augment import BatchAugmentation, SampleAugmentation
+from rppgbench.training.inputs import INPUT_SCALINGS
 from rppgbench.training.losses import FrequencyCrossEntropyLoss, HybridLoss, NegPearsonLoss
 from rppgbench.training.neural_method import NeuralMethod, neural_params
 from rppgbench.training.sampling import Batch
@@ -49,10 +50,12 @@ class AutoHR(NeuralMethod):
     ) + (
         Param("genotype", "", "genotype JSON from `rppgbench search` ('' = shipped reconstructed default)"),
         Param("genotype_data", "", "the genotype itself (filled in from `genotype`; recorded with the results)"),
+        Param("input_scaling", "clip", "network input scaling (see rppgbench.training.inputs)", INPUT_SCALINGS),
         Param("channels", 16, "stem width of the derived network (paper: the search's 8, doubled)"),
         Param("width_mult", DEFAULT_WIDTH_MULT, "block width = channels x this, per block (reconstructed)"),
         Param("backbone", "searched", "searched cells, or PhysNet with TDC (the ablations' backbone)",
               ("searched", "physnet")),
+        Param("physnet_width", 64, "channel width of backbone=physnet (PhysNet's 64)"),
         Param("physnet_theta", 0.0, "theta of the TDCs of backbone=physnet (0 = plain PhysNet)"),
         Param("loss", "hybrid", "hybrid = lambda x NegPearson + FreqCE; time or freq alone (ablation)", LOSSES),
         Param("lambda_time", 0.2, "weight of the negative-Pearson term in the hybrid loss (paper: 0.2)"),
@@ -89,14 +92,16 @@ class AutoHR(NeuralMethod):
     def build_model(self) -> nn.Module:
         """The derived AutoHR network (or PhysNet with TDC for backbone=physnet)."""
         if self.config["backbone"] == "physnet":
-            return physnet_tdc(theta=float(self.config["physnet_theta"]))
+            return physnet_tdc(
+                theta=float(self.config["physnet_theta"]), width=int(self.config["physnet_width"])
+            )
         return AutoHRNet(
             self.genotype(), channels=int(self.config["channels"]), width_mult=self.config["width_mult"]
         )
 
     def input_transform(self, frames: torch.Tensor) -> torch.Tensor:
-        """Resize on the device and standardise each clip and colour channel."""
-        return clip_input(frames, int(self.config["size"]))
+        """Resize on the device and scale as `input_scaling` says."""
+        return clip_input(frames, int(self.config["size"]), self.config["input_scaling"])
 
     def _loss_module(self, device: torch.device) -> nn.Module:
         if self._loss is None:

@@ -17,6 +17,7 @@ Networks", ECCV 2018. Written from the paper's description; trains and predicts 
 
 from __future__ import annotations
 
+from importlib.resources import files
 from typing import ClassVar
 
 import numpy as np
@@ -155,3 +156,9 @@ class DeepPhys(NeuralMethod):
 def register_methods(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
     """Register DeepPhys."""
     register(DeepPhys)
+
+
+@hookimpl
+def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
+    """Register the folder of PhysNet and DeepPhys recipes."""
+    register(files("rppgbench_plugins.neural.recipes"))

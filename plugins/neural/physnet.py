@@ -11,6 +11,7 @@ manual baseline: 3 x 160 x 112 x 112 clips, Adam lr 1e-4, weight decay 5e-5, bat
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.resources import files
 from typing import ClassVar
 
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training import Batch, NegPearsonLoss, NeuralMethod, neural_params, resize_frames
+from rppgbench.training.inputs import INPUT_SCALINGS, scale_input
 
 ConvBlock = Callable[[int, int, tuple[int, int, int]], nn.Module]
 """Builds one conv block from (in channels, out channels, kernel); swapped to study other convolutions."""
@@ -92,7 +94,15 @@ class PhysNet(NeuralMethod):
     min_frames: ClassVar[int] = 8
     params: ClassVar[tuple[Param, ...]] = neural_params(
         epochs=15, batch_size=4, lr=1e-4, weight_decay=5e-5, clip_frames=160, size=112
-    ) + (Param("width", 64, "channels of the 3-D conv blocks (stem width / 4, second block width / 2)"),)
+    ) + (
+        Param("width", 64, "channels of the 3-D conv blocks (stem width / 4, second block width / 2)"),
+        Param(
+            "input_scaling",
+            "clip",
+            "clip: standardise per clip and channel; paper: (x - 127.5) / 128; ratio: per-pixel AC/DC",
+            INPUT_SCALINGS,
+        ),
+    )
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
@@ -103,11 +113,8 @@ class PhysNet(NeuralMethod):
         return PhysNetED(width=int(self.config["width"]))
 
     def input_transform(self, frames: torch.Tensor) -> torch.Tensor:
-        """Resize to `size` and standardise each clip per colour channel (zero mean, unit variance)."""
-        x = resize_frames(frames, int(self.config["size"]))
-        mean = x.mean(dim=(2, 3, 4), keepdim=True)
-        std = x.std(dim=(2, 3, 4), keepdim=True)
-        return (x - mean) / (std + 1e-6)
+        """Resize to `size` and scale as `input_scaling` says (`rppgbench.training.inputs`)."""
+        return scale_input(resize_frames(frames, int(self.config["size"])), self.config["input_scaling"])
 
     def compute_loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Negative Pearson correlation between the output and the aligned reference waveform."""
@@ -118,3 +125,9 @@ class PhysNet(NeuralMethod):
 def register_methods(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
     """Register PhysNet."""
     register(PhysNet)
+
+
+@hookimpl
+def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
+    """Register the folder of PhysNet and DeepPhys recipes."""
+    register(files("rppgbench_plugins.neural.recipes"))

@@ -48,7 +48,7 @@ _COMMON: dict[str, tuple[Any, str, tuple[Any, ...] | None]] = {
     "batch_size": (4, "clips per training batch", None),
     "lr": (1e-4, "learning rate", None),
     "weight_decay": (5e-5, "weight decay", None),
-    "optimizer": ("adam", "optimiser", ("adam", "adamw", "sgd")),
+    "optimizer": ("adam", "optimiser", ("adam", "adamw", "adadelta", "sgd")),
     "scheduler": (
         "none",
         "learning-rate schedule, stepped per batch",
@@ -60,6 +60,12 @@ _COMMON: dict[str, tuple[Any, str, tuple[Any, ...] | None]] = {
     "val_fraction": (0.2, "fraction of training subjects held out for model selection (0 = none)", None),
     "windows_per_clip": (0, "random windows per clip per epoch (0 = clip length // clip_frames)", None),
     "num_workers": (2, "data-loader worker processes", None),
+    "host_cache_mb": (
+        2048,
+        "resize training clips once into host memory (float16) when they fit in this many MiB "
+        "(0 = read and resize every window)",
+        None,
+    ),
     "device": ("auto", "auto (CUDA when present), cpu, cuda or cuda:N", None),
     "amp": (True, "bf16 autocast on CUDA", None),
     "channels_last": (True, "channels_last_3d memory layout on CUDA", None),
@@ -83,7 +89,8 @@ def neural_params(**defaults: Any) -> tuple[Param, ...]:
 
 
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, T, H, W, 3) -> float (B, 3, T, size, size) in [0, 1]; area averaging when shrinking."""
+    """uint8 (or host-resized float16, 0-255) (B, T, H, W, 3) -> float (B, 3, T, size, size) in [0, 1];
+    area averaging when shrinking."""
     b, t, h, w, c = frames.shape
     x = frames.permute(0, 1, 4, 2, 3).reshape(b * t, c, h, w).float().div_(255.0)
     if (h, w) != (size, size):
