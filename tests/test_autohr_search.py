@@ -197,3 +197,26 @@ def test_search_config_defaults_are_the_papers():
     assert len(search_config({"exclude_tdc": "true"})["ops"]) == 7
     with pytest.raises(ConfigError):
         search_config({"clip_frames": "30"})
+
+
+class _Reverse(torch.nn.Module):
+    """A harmful candidate: plays its input backwards in time (same spectrum, wrong waveform), so any
+    weight on it pulls the output away from the reference waveform."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flip(2)
+
+
+def test_search_picks_the_operation_that_clearly_dominates(tmp_path):
+    """One node per cell, so every bit of the pulse must pass through its single searched edge."""
+    from rppgbench_plugins.autohr.ops import register_op
+
+    register_op("reverse_test", lambda channels, affine: _Reverse())
+    settings = dict(nodes=1, lambda_time=50.0, channels=4, partial=1, clip_frames=48, size=16, epochs=4,
+                    warmup_epochs=0, batch_size=2, arch_lr=0.05, device="cpu", windows_per_clip=2, seed=1,
+                    ops="none,reverse_test,conv_3x1x1")  # fmt: skip
+    genotype = run_search(pulsing_clips(n_subjects=6, frames=96), tmp_path, settings, progress=False)
+    assert [op for cell in genotype.cells for node in cell for op, _ in node] == ["conv_3x1x1"]
+    reverse = [h["alpha"][0][0][1] for h in genotype.history]  # weight of the harmful op, epoch by epoch
+    assert all(later < earlier for earlier, later in zip(reverse, reverse[1:], strict=False))
+    assert genotype.history[-1]["alpha"][0][0][2] > reverse[-1] + 0.05

@@ -40,6 +40,7 @@ SEARCH_PARAMS: tuple[Param, ...] = (
     ),
     Param("channels", 8, "stem width of the supernet (paper: 8; the derived network doubles it)"),
     Param("width_mult", DEFAULT_WIDTH_MULT, "block width = channels x this, per block (reconstructed)"),
+    Param("nodes", 3, "intermediate nodes per cell (paper: 3, B1-B3)"),
     Param("partial", 4, "PC-DARTS K: 1/K of the channels go through the mixed operations"),
     Param("clip_frames", 128, "frames per search clip (paper: 128)"),
     Param("size", 112, "face crop side in pixels (paper: 112)"),
@@ -221,8 +222,9 @@ def run_search(
     )
 
     model = SuperNet(
-        config["ops"], config["channels"], config["config"], config["partial"], config["width_mult"]
-    )
+        config["ops"], config["channels"], config["config"], config["partial"], config["width_mult"],
+        n_nodes=int(config["nodes"]),
+    )  # fmt: skip
     model = device.prepare_model(model)
     optimizer = build_optimizer(model.weight_parameters(), "adam", config["lr"], config["weight_decay"])
     arch_optimizer = build_optimizer(
