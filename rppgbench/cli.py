@@ -12,15 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
 import rppgbench
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.executors import EXECUTORS
+from rppgbench.lazycli import LazyGroup
 from rppgbench.params import parse_assignments
 
 
-class RppgbenchGroup(click.Group):
+class RppgbenchGroup(LazyGroup):
     """A click group that reports RppgbenchError as `Error: ...` with the error's exit code."""
 
     def invoke(self, ctx: click.Context):
@@ -41,6 +41,8 @@ def cli() -> None:
 @click.argument("kind", type=click.Choice(["methods", "datasets", "protocols", "plugins"]))
 def list_command(kind: str) -> None:
     """List installed methods, datasets, protocols, or plugins (with load failures)."""
+    from tabulate import tabulate
+
     from rppgbench.plugins import registry
 
     plugins = registry()
@@ -68,9 +70,15 @@ def list_command(kind: str) -> None:
                 rows.append((name, "invalid", "", str(exc)))
         click.echo(tabulate(rows, headers=["protocol", "split", "datasets", "description"]))
     else:
-        rows = [(name, "loaded") for name, _ in sorted(plugins.manager.list_name_plugin())]
-        rows += [(name, f"FAILED: {reason}") for name, reason in sorted(plugins.failures.items())]
-        click.echo(tabulate(rows, headers=["plugin", "status"]))
+
+        def package(name: str) -> tuple[str, str]:
+            return plugins.packages.get(name, ("", ""))
+
+        rows = [(name, *package(name), "loaded") for name, _ in sorted(plugins.manager.list_name_plugin())]
+        rows += [
+            (name, *package(name), f"FAILED: {reason}") for name, reason in sorted(plugins.failures.items())
+        ]
+        click.echo(tabulate(rows, headers=["plugin", "package", "version", "status"]))
 
 
 def _first_line(cls: type) -> str:
@@ -153,6 +161,8 @@ def run_command(method, protocol, data_roots, out, assignments, seed, workers, f
 
 def _print_summary(folder: Path) -> bool:
     """Print a run's summary table and failures; False when a fold failed."""
+    from tabulate import tabulate
+
     from rppgbench.store import read_json
 
     metrics = read_json(folder / "metrics.json")

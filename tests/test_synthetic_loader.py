@@ -71,7 +71,7 @@ def test_loader_generates_into_the_cache_once(tmp_path, monkeypatch):
     loader = SyntheticDataset(None, preset="synth-mini", seed=3)
     assert loader.folder == tmp_path / "synthetic" / "synth-mini-seed3"
     assert len(loader.records()) == 1
-    monkeypatch.setattr(synthetic.loader, "generate", lambda *a, **k: pytest.fail("regenerated"))
+    monkeypatch.setattr(synthetic.writer, "generate", lambda *a, **k: pytest.fail("regenerated"))
     assert SyntheticDataset(None, preset="synth-mini", seed=3).records() == loader.records()
     assert [p.name for p in (tmp_path / "synthetic").iterdir()] == [
         "synth-mini-seed3"

@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from rppgbench.errors import ConfigError, RppgbenchError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.leaderboard.tables import BREAKDOWN_COLUMNS, DEFAULT_METRICS
 
 FORMATS = ("markdown", "latex", "csv", "json")
@@ -221,13 +220,3 @@ def check_command(result_dir, baseline_file, tolerance):
     click.echo(format_check(run, baseline_file, result), nl=False)
     if not result.ok:
         sys.exit(1)
-
-
-COMMANDS = (compare_command, report_command, baseline_command, check_command)
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add compare, report, baseline and check to the rppgbench command group."""
-    for command in COMMANDS:
-        cli.add_command(command)

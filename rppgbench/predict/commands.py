@@ -13,7 +13,6 @@ import click
 from tabulate import tabulate
 
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param, parse_assignments
 
 
@@ -203,9 +202,3 @@ def predict_command(video, method, weights, window, step, out, assignments, hr_a
     if out is not None:
         paths = result.save(out)
         click.echo(f"\noutputs:   {', '.join(str(p) for p in paths.values())}")
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add `rppgbench predict`."""
-    cli.add_command(predict_command)

@@ -7,8 +7,6 @@ from typing import Any
 
 import click
 
-from rppgbench.hookspecs import hookimpl
-
 
 @click.command("prepare")
 @click.option("--dataset", "-d", "dataset_name", help="Dataset name (see `rppgbench list datasets`).")
@@ -102,9 +100,3 @@ def prepare_command(
     click.echo(f"cache: {(Path(cache_dir) if cache_dir else cache_root()) / 'clips'}")
     if total_failed and not total_ok:
         raise click.exceptions.Exit(1)
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add `rppgbench prepare`."""
-    cli.add_command(prepare_command)

@@ -8,7 +8,6 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from rppgbench.data import Record, Reference
 from rppgbench.dataset import DatasetLoader
@@ -18,19 +17,20 @@ from rppgbench.paths import cache_root
 from rppgbench.video import FrameSource, VideoFile
 
 from .presets import PRESETS, get_preset
-from .writer import GENERATOR_VERSION, generate
 
 
 def cached_dataset(preset: str, seed: int) -> Path:
     """The cached tree of `preset` and `seed`, generated on first use (atomically) and reused afterwards."""
+    from . import writer  # OpenCV and the renderer load only here
+
     folder = cache_root() / "synthetic" / f"{preset}-seed{seed}"
     meta = folder / "meta.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("generator_version") == GENERATOR_VERSION:
+    if meta.is_file() and json.loads(meta.read_text()).get("generator_version") == writer.GENERATOR_VERSION:
         return folder
     if folder.exists():  # written by another generator version: replace it
         shutil.rmtree(folder)
     try:
-        generate(folder, get_preset(preset), seed, progress=True)
+        writer.generate(folder, get_preset(preset), seed, progress=True)
     except (DataError, OSError):
         if not (folder / "meta.json").is_file():  # lost a race with another process: use its tree
             raise
@@ -38,8 +38,10 @@ def cached_dataset(preset: str, seed: int) -> Path:
 
 
 @cache
-def _read_frames_table(path: Path) -> pd.DataFrame:
+def _read_frames_table(path: Path):  # noqa: ANN202 - a pandas DataFrame
     try:
+        import pandas as pd
+
         table = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the frame table ({exc})") from exc
@@ -115,6 +117,8 @@ class SyntheticDataset(DatasetLoader):
 
     def load_reference(self, record: Record) -> Reference:
         """The 60 Hz reference PPG with its own timestamps (seconds on the video's clock)."""
+        import pandas as pd
+
         path = record.files["ppg"]
         try:
             table = pd.read_csv(path)
