@@ -155,11 +155,11 @@ def run_command(method, protocol, data_roots, out, assignments, seed, workers, f
         folder = run(options, chosen)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return
-    if not _print_summary(folder):
+    if not print_summary(folder):
         sys.exit(1)
 
 
-def _print_summary(folder: Path) -> bool:
+def print_summary(folder: Path) -> bool:
     """Print a run's summary table and failures; False when a fold failed."""
     from tabulate import tabulate
 

@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "rppgbench.leaderboard.commands:report_command",
         "Write a self-contained HTML report (tables, statistics, figures) of RESULT_DIRS to OUT/index.html.",
     ),
+    "rescore": (
+        "rppgbench.rescore:rescore_command",
+        "Recompute HR, metrics and tables of RUN from its stored signals, without running the method.",
+    ),
     "show": (
         "rppgbench.show:show_command",
         "Explain a method (or `show protocol NAME`): description, parameters, recipes, plugin.",

@@ -27,6 +27,15 @@ from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
+from rppgbench.signals import (
+    SIGNALS_FILE,
+    VideoSignals,
+    combine_windows,
+    window_file,
+    window_rows,
+    write_signals,
+    write_windows,
+)
 from rppgbench.store import read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
 
@@ -49,6 +58,10 @@ class RunOptions:
     folds: list[str] | None = None
     split_file: Path | None = None
     progress: bool = True
+    window_format: str = "parquet"
+    """Format of the window-level HR tables: parquet or csv."""
+    overwrite: bool = False
+    """Replace an existing run folder of another configuration instead of refusing."""
 
 
 @dataclass
@@ -296,7 +309,7 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
     if not distributed.is_main_process():  # torchrun: rank 0 alone evaluates and writes the fold's files
         return {"timings": timings, "rank": distributed.rank()}
     hr_config = plan.protocol.hr_config()
-    rows = []
+    rows, windows, kept = [], [], []
     begin = time.perf_counter()
     for record in tqdm(fold.test, desc=f"fold {fold.name}", disable=not plan.options.progress, unit="video"):
         result = prepared.get(record.id)
@@ -317,10 +330,13 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
             record, fold, status="ok", hr_pred=estimate.hr_pred, hr_ref=estimate.hr_ref,
             abs_error=abs(estimate.hr_pred - estimate.hr_ref), snr_db=estimate.snr_db,
             n_windows=len(estimate.window_hr_pred),
-            window_hr_pred=";".join(f"{v:.3f}" for v in estimate.window_hr_pred),
-            window_hr_ref=";".join(f"{v:.3f}" for v in estimate.window_hr_ref),
+            macc=estimate.macc,
         ))  # fmt: skip
+        windows += window_rows(record.id, fold.name, estimate)
+        kept.append(VideoSignals(record.id, clip.fps, estimate.signals, estimate.times, clip.reference))
     timings["test_s"] = time.perf_counter() - begin
+    write_signals(fold_dir / SIGNALS_FILE, kept)
+    write_windows(window_file(fold_dir, plan.options.window_format), windows)
     write_predictions(fold_dir / "predictions.csv", rows)
     summary = summarise(rows) | {"timings": timings, "n_train": len(fold.train)}
     write_json(fold_dir / "metrics.json", summary)
@@ -353,18 +369,28 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def aggregate(plan: RunPlan) -> dict[str, Any]:
     """Combine the finished folds' predictions into the run's predictions.csv and metrics.json."""
-    done = [f for f in plan.folds if plan.fold_done(f)]
+    fold_dirs = [plan.fold_dir(f) for f in plan.folds]
+    hr = plan.protocol.hr_config().to_dict()
+    return aggregate_folds(plan.out, fold_dirs, hr, plan.options.window_format)
+
+
+def aggregate_folds(
+    out: Path, fold_dirs: list[Path], hr_estimator: dict[str, Any], window_format: str
+) -> dict[str, Any]:
+    """Combine fold folders (finished: with metrics.json) into `out`'s predictions, metrics and windows."""
+    done = [d for d in fold_dirs if (d / "metrics.json").is_file()]
     failed_folds = {
-        f.name: read_json(plan.fold_dir(f) / "failed.json")["error"]
-        for f in plan.folds
-        if not plan.fold_done(f) and (plan.fold_dir(f) / "failed.json").is_file()
+        d.name: read_json(d / "failed.json")["error"]
+        for d in fold_dirs
+        if d not in done and (d / "failed.json").is_file()
     }
-    frames = [read_predictions(plan.fold_dir(f) / "predictions.csv") for f in done]
+    frames = [read_predictions(d / "predictions.csv") for d in done]
     rows = [row for frame in frames for row in frame.to_dict("records")]
-    write_predictions(plan.out / "predictions.csv", rows)
-    per_fold = {f.name: read_json(plan.fold_dir(f) / "metrics.json")["metrics"] for f in done}
+    write_predictions(out / "predictions.csv", rows)
+    per_fold = {d.name: read_json(d / "metrics.json")["metrics"] for d in done}
     summary = summarise(rows)
     result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary, "failed_folds": failed_folds,
-              "hr_estimator": plan.protocol.hr_config().to_dict()}  # fmt: skip
-    write_json(plan.out / "metrics.json", result)
+              "hr_estimator": hr_estimator}  # fmt: skip
+    write_json(out / "metrics.json", result)
+    combine_windows(done, window_file(out, window_format))
     return result

@@ -18,7 +18,7 @@ import pandas as pd
 
 PREDICTION_COLUMNS = [
     "video_id", "dataset", "subject", "session", "scenario", "source", "fold", "status", "error",
-    "hr_pred", "hr_ref", "abs_error", "snr_db", "n_windows", "window_hr_pred", "window_hr_ref",
+    "hr_pred", "hr_ref", "abs_error", "snr_db", "macc", "n_windows",
 ]  # fmt: skip
 
 

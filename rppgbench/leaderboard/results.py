@@ -68,9 +68,12 @@ class RunResult:
     def overall(self) -> dict[str, float]:
         """Metrics over every scored video, as metrics.json stores them (None turned into NaN)."""
         stored = self.metrics.get("overall")
-        if not stored:
-            return compute_metrics(self.ok)
-        return {k: (math.nan if v is None else v) for k, v in stored.items()}
+        values = (
+            compute_metrics(self.ok)
+            if not stored
+            else {k: (math.nan if v is None else v) for k, v in stored.items()}
+        )
+        return values | signal_quality(self.ok)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -91,6 +94,22 @@ def compute_metrics(rows: pd.DataFrame) -> dict[str, float]:
     if len(rows) == 0:
         return {"n": 0}
     return hr_metrics(rows["hr_pred"].to_numpy(float), rows["hr_ref"].to_numpy(float))
+
+
+SIGNAL_QUALITY_COLUMNS = {"snr": "snr_db", "macc": "macc"}
+"""Per-video signal-quality columns of predictions.csv, averaged over scored videos into run metrics."""
+
+
+def signal_quality(rows: pd.DataFrame) -> dict[str, float]:
+    """Mean SNR (dB) and MACC over the scored videos, for the columns a run stored."""
+    out = {}
+    for metric, column in SIGNAL_QUALITY_COLUMNS.items():
+        if column in rows.columns:
+            values = pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
+            values = values[np.isfinite(values)]
+            if values.size:
+                out[metric] = float(values.mean())
+    return out
 
 
 def _name(run: dict[str, Any], key: str, path: Path) -> str:
