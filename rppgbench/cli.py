@@ -18,6 +18,7 @@ from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.executors import EXECUTORS
 from rppgbench.lazycli import LazyGroup
 from rppgbench.params import parse_assignments
+from rppgbench.signals import WINDOW_FORMATS
 
 
 class RppgbenchGroup(LazyGroup):
@@ -139,9 +140,12 @@ def _executor(name: str, jobs: int, address: str | None, retries: int):
     "--cache-dir", type=click.Path(path_type=Path), help="Preprocessed-clip cache (default ~/.cache)."
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in --out instead of resuming it.")
+@click.option("--window-format", type=click.Choice(WINDOW_FORMATS), default="parquet", show_default=True,
+              help="Format of the window-level HR table (windows.parquet or windows.csv).")  # fmt: skip
 @executor_options
 def run_command(method, protocol, data_roots, out, assignments, seed, workers, folds, split_file, device,
-                cache_dir, quiet, executor, jobs, address, retries) -> None:  # fmt: skip
+                cache_dir, quiet, overwrite, window_format, executor, jobs, address, retries) -> None:  # fmt: skip
     """Run METHOD on every fold of PROTOCOL and write predictions, metrics and provenance."""
     from rppgbench.runner import RunOptions, run
 
@@ -149,7 +153,7 @@ def run_command(method, protocol, data_roots, out, assignments, seed, workers, f
         method=method, protocol=protocol, params=parse_assignments(assignments),
         data_roots=parse_data_roots(data_roots), out=out, seed=seed, workers=workers,
         cache_root=cache_dir, device=device, folds=list(folds) or None, split_file=split_file,
-        progress=not quiet,
+        progress=not quiet, overwrite=overwrite, window_format=window_format,
     )  # fmt: skip
     with _executor(executor, jobs, address, retries) as chosen:
         folder = run(options, chosen)
@@ -191,9 +195,12 @@ def print_summary(folder: Path) -> bool:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path))
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--overwrite", is_flag=True, help="Replace existing runs under --out-root instead of resuming them."
+)
 @executor_options
 @click.pass_context
-def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, seed, cache_dir, quiet,
+def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, seed, cache_dir, quiet, overwrite,
                  executor, jobs, address, retries) -> None:  # fmt: skip
     """Run every METHOD x PROTOCOL x fold as jobs on one executor, then print the compare tables."""
     from rppgbench.runner import RunOptions, execute_plans, plan_run
@@ -219,6 +226,7 @@ def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, see
                 seed=seed,
                 cache_root=cache_dir,
                 progress=not quiet,
+                overwrite=overwrite,
             )
         )  # fmt: skip
         for p in protocols.split(",")

@@ -16,6 +16,7 @@ import click
 
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.params import Param, parse_assignments
+from rppgbench.signals import WINDOW_FORMATS
 
 
 def hr_settings(base: dict[str, Any], assignments: dict[str, str]) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def rescore_run(
     "--set", "assignments", multiple=True, metavar="hr.KEY=VALUE", help="Change an HR estimator setting."
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="New run folder to write.")
-@click.option("--window-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True,
+@click.option("--window-format", type=click.Choice(WINDOW_FORMATS), default="parquet", show_default=True,
               help="Format of the window-level HR table.")  # fmt: skip
 def rescore_command(run_dir: Path, assignments: tuple[str, ...], out: Path, window_format: str) -> None:
     """Recompute HR, metrics and tables of RUN from its stored signals, without running the method."""

@@ -130,16 +130,23 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
 
 
 def _check_resumable(plan: RunPlan) -> None:
+    """Resume a run folder of the same configuration; name what differs otherwise (or replace it)."""
     existing = plan.out / "run.json"
     if not existing.is_file():
+        return
+    if plan.options.overwrite:
+        import shutil
+
+        shutil.rmtree(plan.out)
         return
     before = read_json(existing).get("config")
     now = _normalised(run_config(plan))
     if before != now:
-        changed = sorted(k for k in now if before is None or before.get(k) != now[k])
+        from rppgbench.configdiff import describe, differences
+
         raise ConfigError(
-            f"{plan.out} holds a run with a different configuration ({', '.join(changed)}); "
-            "choose another --out or delete that folder"
+            f"{plan.out} holds a run with another configuration ({describe(differences(before, now))}); "
+            "pass --overwrite to replace it, or choose another --out"
         )
 
 
@@ -270,7 +277,19 @@ def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
         "started": started,
         "updated": provenance.now_iso(),
         "provenance": provenance.collect(),
+        "plugins": plugin_origins(plan),
     })  # fmt: skip
+
+
+def plugin_origins(plan: RunPlan) -> dict[str, Any]:
+    """Plugin, package and version that provided the method and each dataset loader of the run."""
+    plugins = registry()
+    return {
+        "method": plugins.package_of("method", plan.method_class.name),
+        "datasets": {
+            role: plugins.package_of("dataset", type(loader).name) for role, loader in plan.loaders.items()
+        },
+    }
 
 
 def _row(record: Record, fold: Fold, **values: Any) -> dict[str, Any]:

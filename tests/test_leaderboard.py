@@ -323,7 +323,7 @@ def test_check_mismatched_method_or_protocol_exits_2(runs_dir: Path, tmp_path: P
 
 def test_report_is_self_contained_html(runs_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = invoke(report_command, [runs_dir, "--out", out])
+    result = invoke(report_command, [runs_dir, "--out", out, "--stats", "--resamples", "2000"])
     assert result.exit_code == 0
     page = (out / "index.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
@@ -335,3 +335,11 @@ def test_report_is_self_contained_html(runs_dir: Path, tmp_path: Path) -> None:
     assert (out / "figures" / "synth-mini-bars.png").stat().st_size > 1000
     assert (out / "figures" / "synth-mini-physnet-agreement.svg").is_file()
     assert (out / "tables" / "synth-mini.tex").read_text().count(r"\toprule") == 1
+
+
+def test_a_missing_path_is_an_error_not_the_packaged_results(tmp_path: Path) -> None:
+    missing = invoke(compare_command, [tmp_path / "results" / "synth-5fold"])
+    assert missing.exit_code != 0 and "no such run directory" in missing.output
+    assert "leaderboard:synth-5fold" in missing.output  # the packaged results are named, not used
+    packaged = invoke(compare_command, ["leaderboard:synth-5fold"])
+    assert packaged.exit_code == 0 and "chrom" in packaged.output

@@ -84,6 +84,8 @@ def write_report(
     title: str = "rppgbench results",
     stats: bool = True,
     published: Sequence[PublishedRow] | None = None,
+    resamples: int = 10_000,
+    seed: int = 0,
 ) -> Path:
     """Write `out/index.html` plus `out/tables/*` and `out/figures/*`; returns the index path."""
     out = Path(out)
@@ -114,7 +116,7 @@ def write_report(
         parts.append(_figure_html(plots.error_by_hr_range(members), out / "figures" / f"{slug}-hr-range",
                                   f"{protocol}: MAE by reference HR range."))  # fmt: skip
         if stats and len(members) >= 2:
-            parts.append(_stats_html(members, out / "figures" / f"{slug}-cd"))
+            parts.append(_stats_html(members, out / "figures" / f"{slug}-cd", resamples, seed))
         for run in members:
             parts.append(_figure_html(
                 plots.agreement_figure(run), out / "figures" / f"{slug}-{_slug(run.label)}-agreement",
@@ -136,15 +138,13 @@ Rows marked † are published numbers copied from papers, shown for reference an
 </body></html>
 """
     index = out / "index.html"
-    atomic_write_bytes(index, page.encode("utf-8"))
-    for written in [index, *out.glob("tables/*")]:
-        written.chmod(0o644)  # a report is for sharing; the atomic writer's temporary file was private
+    atomic_write_bytes(index, page.encode("utf-8"))  # with the user's umask, like every file we write
     return index
 
 
-def _stats_html(members: Sequence[RunResult], cd_stem: Path) -> str:
+def _stats_html(members: Sequence[RunResult], cd_stem: Path, resamples: int = 10_000, seed: int = 0) -> str:
     try:
-        report = paired_statistics(members)
+        report = paired_statistics(members, n_resamples=resamples, seed=seed)
     except RppgbenchError as exc:  # e.g. fewer than two common videos: say so in the page
         return f"<h3>Paired statistics</h3><p class='note'>{html.escape(str(exc))}</p>"
     parts = [f"<h3>Paired statistics</h3><pre>{html.escape(report.to_markdown())}</pre>"]

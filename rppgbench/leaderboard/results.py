@@ -166,22 +166,42 @@ def load_run(path: str | Path) -> RunResult:
     )
 
 
-def leaderboards_root() -> Path:
-    """The installed `leaderboards/` folder (published rows, result folders, CI baselines)."""
-    import rppgbench_leaderboards
+LEADERBOARD_PREFIX = "leaderboard:"
+"""`leaderboard:NAME` names the packaged results `NAME` (e.g. `leaderboard:synth-5fold`)."""
 
-    return Path(rppgbench_leaderboards.__file__).parent
+
+def leaderboards_root() -> Path:
+    """The installed `leaderboards/` package data (published rows, result folders, CI baselines)."""
+    from importlib.resources import files
+
+    return Path(str(files("rppgbench_leaderboards")))
+
+
+def packaged_results(name: str) -> Path:
+    """The packaged result folder `leaderboard:NAME` refers to."""
+    return leaderboards_root() / "results" / name
 
 
 def find_run_dirs(argument: str | Path) -> list[Path]:
-    """Run directories named by `argument`: a run folder, a folder of runs, or a leaderboard name."""
-    candidate = Path(argument)
-    if not candidate.exists() and not candidate.is_absolute():
-        named = leaderboards_root() / str(argument)
-        if named.is_dir():
-            candidate = named
+    """Run directories named by `argument`: a run folder, a folder of runs, or `leaderboard:NAME`.
+
+    A path that does not exist is an error: packaged results are only used when asked for by name.
+    """
+    text = str(argument)
+    if text.startswith(LEADERBOARD_PREFIX):
+        candidate = packaged_results(text.removeprefix(LEADERBOARD_PREFIX))
+        if not candidate.is_dir():
+            known = sorted(p.name for p in (leaderboards_root() / "results").iterdir() if p.is_dir())
+            raise DataError(
+                f"{argument}: no such packaged leaderboard (packaged: {', '.join(known) or 'none'})"
+            )
+    else:
+        candidate = Path(argument)
     if not candidate.exists():
-        raise DataError(f"{argument}: no such run directory or leaderboard folder")
+        hint = ""
+        if packaged_results(candidate.name).is_dir():
+            hint = f" (packaged results of that name: {LEADERBOARD_PREFIX}{candidate.name})"
+        raise DataError(f"{argument}: no such run directory{hint}")
     if (candidate / "run.json").is_file():
         return [candidate]
     if not candidate.is_dir():

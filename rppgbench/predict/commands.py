@@ -112,7 +112,10 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
 @click.command("predict")
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option(
-    "--method", "-m", default="pos", show_default=True, help="Method name (see `rppgbench list methods`)."
+    "--method",
+    "-m",
+    default=None,
+    help="Method name (see `rppgbench list methods`); default: the method that --weights were trained with, else pos.",
 )
 @click.option(
     "--weights",

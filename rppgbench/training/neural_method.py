@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import warnings
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
@@ -55,11 +53,9 @@ def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    from rppgbench.store import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode())
 
 
 def read_weights_info(path: Path | str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from rppgbench.errors import DataError
+from rppgbench.permissions import apply_umask
 
 from .faces import Identity
 from .presets import Preset
@@ -141,6 +142,7 @@ def generate(
         raise DataError(f"{out}: folder exists and is not empty; choose a new folder or delete it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    apply_umask(tmp, directory=True)  # mkdtemp makes a private folder; the dataset is renamed from it
     try:
         jobs = [
             (clip_spec(preset, seed, s, scen), str(tmp / subject_name(s) / SCENARIOS[scen].id), preset.codec)
