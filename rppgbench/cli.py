@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 import rppgbench
+from rppgbench.cli_options import workers_option
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.executors import EXECUTORS
 from rppgbench.lazycli import LazyGroup
@@ -104,7 +105,8 @@ def executor_options(command):
     for option in reversed([
         click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
                      help="Where fold and preprocessing jobs run."),
-        click.option("--jobs", default=2, show_default=True, help="Parallel jobs (pool / local Ray)."),
+        click.option("--jobs", default=2, show_default=True,
+                     help="Jobs (folds, grid cells) run at the same time (process pool / local Ray)."),
         click.option("--address", default=None, help="Address of an existing Ray cluster (--executor ray)."),
         click.option("--retries", default=0, show_default=True, help="Retries of a failed job."),
     ]):  # fmt: skip
@@ -130,7 +132,7 @@ def _executor(name: str, jobs: int, address: str | None, retries: int):
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default results/PROTOCOL/METHOD).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set a method parameter.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (training, sampling).")
-@click.option("--workers", default=1, show_default=True, help="Preprocessing worker processes.")
+@workers_option
 @click.option("--fold", "folds", multiple=True, help="Run only these folds (repeatable).")
 @click.option(
     "--split-file", type=click.Path(path_type=Path), help="Subject lists per fold (.json/.csv/.mat)."

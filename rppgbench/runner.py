@@ -36,7 +36,7 @@ from rppgbench.signals import (
     write_signals,
     write_windows,
 )
-from rppgbench.store import read_json, read_predictions, write_json, write_predictions
+from rppgbench.store import atomic_write_bytes, read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
 
 RESULTS_ROOT = Path("results")
@@ -324,6 +324,9 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
                              fold=fold.name, progress=plan.options.progress)  # fmt: skip
         method.fit(clips, context)
         method.save(fold_dir / "model.pt")
+        history = context.work_dir / "training.json"  # per-epoch losses, kept beside the fold's results
+        if history.is_file() and distributed.is_main_process():
+            atomic_write_bytes(fold_dir / "training.json", history.read_bytes())
         timings["train_s"] = time.perf_counter() - begin
     if not distributed.is_main_process():  # torchrun: rank 0 alone evaluates and writes the fold's files
         return {"timings": timings, "rank": distributed.rank()}

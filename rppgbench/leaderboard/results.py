@@ -112,6 +112,23 @@ def signal_quality(rows: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+TRAINING_FILE = "training.json"
+
+
+def training_histories(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per-epoch training history of each fold of a neural run (fold name -> epochs), if it has any."""
+    found = {}
+    for fold in sorted((Path(run_dir) / "folds").glob("*")):
+        for candidate in (fold / TRAINING_FILE, fold / "work" / TRAINING_FILE):
+            if candidate.is_file():
+                try:
+                    found[fold.name] = list(json.loads(candidate.read_text()).get("history", []))
+                except (json.JSONDecodeError, AttributeError):
+                    continue
+                break
+    return {fold: history for fold, history in found.items() if history}
+
+
 def _name(run: dict[str, Any], key: str, path: Path) -> str:
     """Method or protocol name from run.json: a top-level string, or `config.<key>.name`."""
     value = run.get(key)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from rppgbench.cli_options import workers_option
+
 
 @click.command("prepare")
 @click.option("--dataset", "-d", "dataset_name", help="Dataset name (see `rppgbench list datasets`).")
@@ -18,7 +20,7 @@ import click
 )
 @click.option("--option", "-o", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Preprocessing setting.")
-@click.option("--workers", "-j", default=1, show_default=True, help="Videos prepared in parallel.")
+@workers_option
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),

@@ -29,12 +29,26 @@ def cached_dataset(preset: str, seed: int) -> Path:
         return folder
     if folder.exists():  # written by another generator version: replace it
         shutil.rmtree(folder)
+    chosen = get_preset(preset)
+    _say(
+        f"generating the embedded synthetic dataset {preset} (seed {seed}): {chosen.n_videos} videos, "
+        f"about {chosen.approx_bytes / 1e6:.0f} MB, into {folder} (once; later runs reuse it)"
+    )
     try:
-        writer.generate(folder, get_preset(preset), seed, progress=True)
+        writer.generate(folder, chosen, seed, progress=True)
     except (DataError, OSError):
         if not (folder / "meta.json").is_file():  # lost a race with another process: use its tree
             raise
+    written = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    _say(f"synthetic dataset ready: {written / 1e6:.0f} MB in {folder}")
     return folder
+
+
+def _say(text: str) -> None:
+    """A one-line notice on standard error (kept out of tables printed on standard output)."""
+    import sys
+
+    print(f"rppgbench: {text}", file=sys.stderr, flush=True)
 
 
 @cache
