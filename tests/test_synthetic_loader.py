@@ -78,6 +78,18 @@ def test_loader_generates_into_the_cache_once(tmp_path, monkeypatch):
     ]  # no temp folders left
 
 
+def test_the_cached_tree_renders_the_frames_its_videos_would_hold(tmp_path, monkeypatch):
+    monkeypatch.setenv("RPPGBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(PRESETS, "synth-mini", replace(TINY, name="synth-mini", scenarios=("motion",)))
+    cached = SyntheticDataset(None, preset="synth-mini", seed=1)
+    assert not list(cached.folder.rglob("*.avi"))  # nothing but references, frame tables and metadata
+    exported = SyntheticDataset(generate(tmp_path / "export", PRESETS["synth-mini"], 1, workers=1))
+    for a, b in zip(cached.records(), exported.records(), strict=True):
+        frames_a, frames_b = cached.open_frames(a), exported.open_frames(b)
+        np.testing.assert_array_equal(frames_a.timestamps, frames_b.timestamps)
+        np.testing.assert_array_equal(np.stack(list(frames_a)), np.stack(list(frames_b)))
+
+
 @pytest.mark.skipif(not MODEL.is_file(), reason="BlazeFace model file not shipped")
 @pytest.mark.parametrize("size", [(160, 120), (320, 240)])
 def test_blazeface_finds_the_photo_identities(size):

@@ -30,12 +30,18 @@ def cached_dataset(preset: str, seed: int) -> Path:
     if folder.exists():  # written by another generator version: replace it
         shutil.rmtree(folder)
     chosen = get_preset(preset)
-    _say(
-        f"generating the embedded synthetic dataset {preset} (seed {seed}): {chosen.n_videos} videos, "
-        f"about {chosen.approx_bytes / 1e6:.0f} MB, into {folder} (once; later runs reuse it)"
+    stored = (
+        f"about {chosen.approx_bytes / 1e6:.0f} MB"
+        if chosen.codec not in writer.LOSSLESS_CODECS
+        else "frames rendered when read, no video files"
     )
+    _say(
+        f"generating the embedded synthetic dataset {preset} (seed {seed}): {chosen.n_videos} videos "
+        f"({stored}), into {folder} (once; later runs reuse it)"
+    )
+    videos = chosen.codec not in writer.LOSSLESS_CODECS  # lossless: frames are rendered when read
     try:
-        writer.generate(folder, chosen, seed, progress=True)
+        writer.generate(folder, chosen, seed, progress=True, videos=videos)
     except (DataError, OSError):
         if not (folder / "meta.json").is_file():  # lost a race with another process: use its tree
             raise
@@ -97,7 +103,7 @@ class SyntheticDataset(DatasetLoader):
         for clip in self.meta.get("clips", []):
             folder = self.folder / clip["subject"] / clip["scenario_id"]
             video = folder / "video.avi"
-            if not video.is_file():
+            if self.meta.get("videos", True) and not video.is_file():
                 raise DataError(f"{video}: listed in {self.folder / 'meta.json'} but missing")
             out.append(
                 Record(
@@ -125,8 +131,16 @@ class SyntheticDataset(DatasetLoader):
         return sorted(out, key=lambda r: (r.subject, r.session))
 
     def open_frames(self, record: Record) -> FrameSource:
-        """The clip's video, decoded by OpenCV like any real dataset's, with its stored timestamps."""
+        """The clip's video, decoded by OpenCV like any real dataset's, with its stored timestamps.
+
+        A tree written without videos (the embedded cache) renders the clip's frames instead: the very
+        frames its lossless video would decode to.
+        """
         times = self.frame_timestamps(record, int(record.meta.get("n_frames", 0)) or None, record.fps or 30.0)
+        if not self.meta.get("videos", True):
+            from .writer import rendered_frames
+
+            return rendered_frames(self.meta, record.subject, record.scenario, times)
         return VideoFile(record.location, fps=record.fps, timestamps=times)
 
     def load_reference(self, record: Record) -> Reference:
