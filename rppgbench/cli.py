@@ -194,8 +194,10 @@ def print_summary(folder: Path) -> bool:
               help="Runs go to OUT_ROOT/PROTOCOL/METHOD.")  # fmt: skip
 @click.option("--set", "assignments", multiple=True, metavar="METHOD.KEY=VALUE",
               help="Set a parameter of one method of the grid.")  # fmt: skip
-@click.option("--seed", default=0, show_default=True)
-@click.option("--cache-dir", type=click.Path(path_type=Path))
+@click.option("--seed", default=0, show_default=True, help="Random seed (training, sampling).")
+@click.option(
+    "--cache-dir", type=click.Path(path_type=Path), help="Preprocessed-clip cache (default ~/.cache)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(
     "--overwrite", is_flag=True, help="Replace existing runs under --out-root instead of resuming them."

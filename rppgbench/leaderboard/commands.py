@@ -211,7 +211,8 @@ def baseline_command(result_dir, out):
 
 @click.command("check")
 @click.argument("result_dir")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), required=True)
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), required=True,
+              help="Baseline file written by `rppgbench baseline`.")  # fmt: skip
 @click.option(
     "--tolerance", default=None, help="Allowed worsening per metric, e.g. mae=0.5,rmse=0.5,r=0.05,failed=0."
 )

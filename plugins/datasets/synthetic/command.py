@@ -12,7 +12,8 @@ from .writer import generate
 
 @click.command("synth")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="New folder to write.")
-@click.option("--preset", default="synth-default", show_default=True, type=click.Choice(list(PRESETS)))
+@click.option("--preset", default="synth-default", show_default=True, type=click.Choice(list(PRESETS)),
+              help="Dataset size (see docs/synthetic.md).")  # fmt: skip
 @click.option("--seed", default=0, show_default=True, type=int, help="Generator seed.")
 @click.option("--workers", default=0, type=int, help="Processes rendering clips in parallel (0 = all cores).")
 def synth_command(out: Path, preset: str, seed: int, workers: int) -> None:
