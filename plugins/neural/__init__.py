@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rppgbench.declared import MethodDeclaration
+from rppgbench.declared import MethodDeclaration, multiple_of
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import neural_params
@@ -21,6 +21,7 @@ PHYSNET = MethodDeclaration(
     params=neural_params(
         epochs=15, batch_size=4, lr=1e-4, weight_decay=5e-5, clip_frames=160, size=112
     ) + (Param("width", 64, "channels of the 3-D conv blocks (stem width / 4, second block width / 2)"),),
+    checks=(multiple_of("clip_frames", 4),),  # two temporal poolings, then two x2 upsamplings
 )  # fmt: skip
 
 DEEPPHYS = MethodDeclaration(
