@@ -40,15 +40,20 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.argument("kind", type=click.Choice(["methods", "datasets", "protocols", "plugins"]))
+@click.argument("kind", type=click.Choice(["methods", "datasets", "protocols", "recipes", "plugins"]))
 def list_command(kind: str) -> None:
-    """List installed methods, datasets, protocols, or plugins (with load failures)."""
+    """List installed methods, datasets, protocols, training recipes, or plugins (with load failures)."""
     from tabulate import tabulate
 
     from rppgbench.plugins import registry
 
     plugins = registry()
-    if kind == "methods":
+    if kind == "recipes":
+        from rppgbench.recipes import list_recipes
+
+        rows = [(r.method, r.name, r.version, r.hardware, r.description) for r in list_recipes()]
+        click.echo(tabulate(rows, headers=["method", "recipe", "version", "sized for", "description"]))
+    elif kind == "methods":
         rows = [(name, "yes" if cls.trains else "no", plugins.origins[("method", name)], _first_line(cls))
                 for name, cls in sorted(plugins.methods.items())]  # fmt: skip
         click.echo(tabulate(rows, headers=["method", "trains", "plugin", "description"]))
@@ -130,6 +135,7 @@ def _executor(name: str, jobs: int, address: str | None, retries: int):
 @click.option("--protocol", "-p", required=True, help="Protocol name or path to a protocol .toml file.")
 @click.option("--data-root", "data_roots", multiple=True, help="Dataset folder, or NAME=DIR per dataset.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default results/PROTOCOL/METHOD).")
+@click.option("--recipe", default=None, help="Training recipe of the method (see `rppgbench list recipes`).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set a method parameter.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (training, sampling).")
 @workers_option
@@ -146,7 +152,7 @@ def _executor(name: str, jobs: int, address: str | None, retries: int):
 @click.option("--window-format", type=click.Choice(WINDOW_FORMATS), default="parquet", show_default=True,
               help="Format of the window-level HR table (windows.parquet or windows.csv).")  # fmt: skip
 @executor_options
-def run_command(method, protocol, data_roots, out, assignments, seed, workers, folds, split_file, device,
+def run_command(method, protocol, data_roots, out, recipe, assignments, seed, workers, folds, split_file, device,
                 cache_dir, quiet, overwrite, window_format, executor, jobs, address, retries) -> None:  # fmt: skip
     """Run METHOD on every fold of PROTOCOL and write predictions, metrics and provenance."""
     from rppgbench.runner import RunOptions, run
@@ -155,7 +161,7 @@ def run_command(method, protocol, data_roots, out, assignments, seed, workers, f
         method=method, protocol=protocol, params=parse_assignments(assignments),
         data_roots=parse_data_roots(data_roots), out=out, seed=seed, workers=workers,
         cache_root=cache_dir, device=device, folds=list(folds) or None, split_file=split_file,
-        progress=not quiet, overwrite=overwrite, window_format=window_format,
+        progress=not quiet, recipe=recipe, overwrite=overwrite, window_format=window_format,
     )  # fmt: skip
     with _executor(executor, jobs, address, retries) as chosen:
         folder = run(options, chosen)
@@ -192,6 +198,8 @@ def print_summary(folder: Path) -> bool:
 @click.option("--data-root", "data_roots", multiple=True, help="Dataset folder, or NAME=DIR per dataset.")
 @click.option("--out-root", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
               help="Runs go to OUT_ROOT/PROTOCOL/METHOD.")  # fmt: skip
+@click.option("--recipe", "recipes", multiple=True, metavar="NAME|METHOD=NAME",
+              help="Training recipe: NAME for every method that trains, METHOD=NAME for one.")  # fmt: skip
 @click.option("--set", "assignments", multiple=True, metavar="METHOD.KEY=VALUE",
               help="Set a parameter of one method of the grid.")  # fmt: skip
 @click.option("--seed", default=0, show_default=True, help="Random seed (training, sampling).")
@@ -204,9 +212,11 @@ def print_summary(folder: Path) -> bool:
 )
 @executor_options
 @click.pass_context
-def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, seed, cache_dir, quiet, overwrite,
+def grid_command(ctx, methods, protocols, data_roots, out_root, recipes, assignments, seed, cache_dir, quiet, overwrite,
                  executor, jobs, address, retries) -> None:  # fmt: skip
     """Run every METHOD x PROTOCOL x fold as jobs on one executor, then print the compare tables."""
+    from rppgbench.plugins import registry
+    from rppgbench.recipes import parse_recipe_choices, recipe_for
     from rppgbench.runner import RunOptions, execute_plans, plan_run
 
     per_method: dict[str, dict[str, str]] = {}
@@ -219,6 +229,11 @@ def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, see
     stray = sorted(set(per_method) - set(method_names))
     if stray:
         raise ConfigError(f"--set names method(s) {stray} that are not in --methods")
+    choices = parse_recipe_choices(recipes)
+    stray = sorted(set(choices) - set(method_names) - {""})
+    if stray:
+        raise ConfigError(f"--recipe names method(s) {stray} that are not in --methods")
+    chosen_recipes = {m: recipe_for(m, registry().method(m).trains, choices) for m in method_names}
     plans = [
         plan_run(
             RunOptions(
@@ -230,6 +245,7 @@ def grid_command(ctx, methods, protocols, data_roots, out_root, assignments, see
                 seed=seed,
                 cache_root=cache_dir,
                 progress=not quiet,
+                recipe=chosen_recipes[m].name if chosen_recipes[m] else None,
                 overwrite=overwrite,
             )
         )  # fmt: skip

@@ -35,6 +35,11 @@ def register_protocol_dirs(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_recipe_dirs(register: Callable[[Any], None]) -> None:
+    """Register folders (paths or importlib.resources traversables) holding training recipe `*.toml` files."""
+
+
+@hookspec
 def register_metrics(register: Callable[[str, Callable[..., float]], None]) -> None:
     """Register extra per-run metrics as `register(name, fn(predicted_hr, reference_hr) -> float)`."""
 

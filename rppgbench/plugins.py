@@ -38,6 +38,7 @@ class PluginRegistry:
     methods: dict[str, type] = field(default_factory=dict)
     datasets: dict[str, type] = field(default_factory=dict)
     protocol_dirs: list[Any] = field(default_factory=list)
+    recipe_dirs: list[Any] = field(default_factory=list)
     metrics: dict[str, Callable[..., float]] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -124,6 +125,7 @@ def _collect(registry: PluginRegistry, name: str) -> None:
         "register_methods": _make_register("method", registry.methods, registry.origins, name),
         "register_datasets": _make_register("dataset", registry.datasets, registry.origins, name),
         "register_protocol_dirs": registry.protocol_dirs.append,
+        "register_recipe_dirs": registry.recipe_dirs.append,
         "register_metrics": lambda metric, fn: registry.metrics.__setitem__(metric, fn),
     }
     for hook_name, register in registers.items():

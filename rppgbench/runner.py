@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
+from rppgbench.recipes import Recipe, get_recipe, layered_params
 from rppgbench.signals import (
     SIGNALS_FILE,
     VideoSignals,
@@ -58,6 +59,7 @@ class RunOptions:
     folds: list[str] | None = None
     split_file: Path | None = None
     progress: bool = True
+    recipe: str | None = None
     window_format: str = "parquet"
     """Format of the window-level HR tables: parquet or csv."""
     overwrite: bool = False
@@ -76,6 +78,7 @@ class RunPlan:
     records: dict[str, list[Record]]
     folds: list[Fold]
     out: Path
+    recipe: Recipe | None = None
 
     def fold_dir(self, fold: Fold) -> Path:
         """Folder of one fold's files."""
@@ -99,6 +102,9 @@ def plan_run(options: RunOptions) -> RunPlan:
     protocol = load_protocol(options.protocol, options.split_file)
     plugins = registry()
     method_class = plugins.method(options.method)
+    recipe = get_recipe(options.method, options.recipe) if options.recipe else None
+    if recipe is not None:  # method defaults < recipe < --set
+        options = replace(options, params=layered_params(recipe, options.params))
     method_config = method_class(**options.params).config  # validates parameters before any work
     loaders = {
         role: plugins.dataset(spec.name)(resolve_root(options.data_roots, role, spec.name), **spec.options)
@@ -112,14 +118,14 @@ def plan_run(options: RunOptions) -> RunPlan:
             raise ConfigError(f"unknown fold(s) {unknown}; this protocol has {[f.name for f in folds]}")
         folds = [f for f in folds if f.name in options.folds]
     out = options.out or RESULTS_ROOT / protocol.name / options.method
-    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out))
+    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out), recipe)
     _check_resumable(plan)
     return plan
 
 
 def run_config(plan: RunPlan) -> dict[str, Any]:
     """The part of run.json that must match for a run folder to be resumed."""
-    return {
+    config = {
         "method": {"name": plan.method_class.name, "api_version": plan.method_class.api_version,
                    "trains": plan.method_class.trains, "params": plan.method_config},
         "protocol": plan.protocol.to_dict(),
@@ -127,6 +133,9 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
         "hr": plan.protocol.hr_config().to_dict(),
         "datasets": {role: loader.describe() for role, loader in plan.loaders.items()},
     }  # fmt: skip
+    if plan.recipe is not None:
+        config["recipe"] = plan.recipe.record()
+    return config
 
 
 def _check_resumable(plan: RunPlan) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param
 
+INPUT_SCALINGS = ("clip", "paper", "ratio")
+"""Input scalings of the frame-based networks (`rppgbench.training.inputs`), named here for declarations."""
+
 #: Parameters that change how a run executes, not what is learned: excluded from the resume fingerprint.
 RUNTIME_PARAMS = frozenset(
     {"device", "num_workers", "amp", "channels_last", "infer_batch", "infer_frames", "infer_overlap"}
@@ -21,7 +24,7 @@ _COMMON: dict[str, tuple[Any, str, tuple[Any, ...] | None]] = {
     "batch_size": (4, "clips per training batch", None),
     "lr": (1e-4, "learning rate", None),
     "weight_decay": (5e-5, "weight decay", None),
-    "optimizer": ("adam", "optimiser", ("adam", "adamw", "sgd")),
+    "optimizer": ("adam", "optimiser", ("adam", "adamw", "adadelta", "sgd")),
     "scheduler": (
         "none",
         "learning-rate schedule, stepped per batch",
@@ -33,6 +36,12 @@ _COMMON: dict[str, tuple[Any, str, tuple[Any, ...] | None]] = {
     "val_fraction": (0.2, "fraction of training subjects held out for model selection (0 = none)", None),
     "windows_per_clip": (0, "random windows per clip per epoch (0 = clip length // clip_frames)", None),
     "num_workers": (2, "data-loader worker processes", None),
+    "host_cache_mb": (
+        2048,
+        "resize training clips once into host memory (float16) when they fit in this many MiB "
+        "(0 = read and resize every window)",
+        None,
+    ),
     "device": ("auto", "auto (CUDA when present), cpu, cuda or cuda:N", None),
     "amp": (True, "bf16 autocast on CUDA", None),
     "channels_last": (True, "channels_last_3d memory layout on CUDA", None),

@@ -14,7 +14,7 @@ from rppgbench.declared import MethodDeclaration, multiple_of, within
 from rppgbench.hookspecs import hookimpl
 from rppgbench.lazycli import add_lazy
 from rppgbench.params import Param
-from rppgbench.training_params import neural_params
+from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
 DEFAULT_WIDTH_MULT: tuple[int, ...] = (2, 4, 4, 4)
 """Reconstructed: with 16 channels the blocks have 32, 64, 64, 64 channels, PhysNet's widths."""
@@ -42,10 +42,12 @@ AUTOHR = MethodDeclaration(
     ) + (
         Param("genotype", "", "genotype JSON from `rppgbench search` ('' = shipped reconstructed default)"),
         Param("genotype_data", "", "the genotype itself (filled in from `genotype`; recorded with the results)"),
+        Param("input_scaling", "clip", "network input scaling (see rppgbench.training.inputs)", INPUT_SCALINGS),
         Param("channels", 16, "stem width of the derived network (paper: the search's 8, doubled)"),
         Param("width_mult", DEFAULT_WIDTH_MULT, "block width = channels x this, per block (reconstructed)"),
         Param("backbone", "searched", "searched cells, or PhysNet with TDC (the ablations' backbone)",
               ("searched", "physnet")),
+        Param("physnet_width", 64, "channel width of backbone=physnet (PhysNet's 64)"),
         Param("physnet_theta", 0.0, "theta of the TDCs of backbone=physnet (0 = plain PhysNet)"),
         Param("loss", "hybrid", "hybrid = lambda x NegPearson + FreqCE; time or freq alone (ablation)", LOSSES),
         Param("lambda_time", 0.2, "weight of the negative-Pearson term in the hybrid loss (paper: 0.2)"),
@@ -74,3 +76,11 @@ def register_commands(cli: click.Group) -> None:
     """Add `rppgbench search` and `rppgbench ablate` (loaded when they run)."""
     add_lazy(cli, "search", "rppgbench_plugins.autohr.commands:search_command", SEARCH_HELP)
     add_lazy(cli, "ablate", "rppgbench_plugins.autohr.commands:ablate_command", ABLATE_HELP)
+
+
+@hookimpl
+def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
+    """Register the folder of AutoHR's training and search recipes."""
+    from importlib.resources import files
+
+    register(files("rppgbench_plugins.autohr.recipes"))

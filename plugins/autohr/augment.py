@@ -97,7 +97,9 @@ def stretch_frames(frames: np.ndarray, target: np.ndarray, length: int) -> tuple
     f = frames.astype(np.float32)
     out = f[lo] * (1 - frac)[:, None, None, None] + f[hi] * frac[:, None, None, None]
     wave = np.interp(pos, np.arange(len(target)), target).astype(np.float32)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8), wave
+    if frames.dtype == np.uint8:
+        out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out.astype(frames.dtype, copy=False), wave
 
 
 @dataclass(frozen=True)

@@ -56,14 +56,16 @@ class AutoHR(NeuralMethod, declaration=AUTOHR):
     def build_model(self) -> nn.Module:
         """The derived AutoHR network (or PhysNet with TDC for backbone=physnet)."""
         if self.config["backbone"] == "physnet":
-            return physnet_tdc(theta=float(self.config["physnet_theta"]))
+            return physnet_tdc(
+                theta=float(self.config["physnet_theta"]), width=int(self.config["physnet_width"])
+            )
         return AutoHRNet(
             self.genotype(), channels=int(self.config["channels"]), width_mult=self.config["width_mult"]
         )
 
     def input_transform(self, frames: torch.Tensor) -> torch.Tensor:
-        """Resize on the device and standardise each clip and colour channel."""
-        return clip_input(frames, int(self.config["size"]))
+        """Resize on the device and scale as `input_scaling` says."""
+        return clip_input(frames, int(self.config["size"]), self.config["input_scaling"])
 
     def _loss_module(self, device: torch.device) -> nn.Module:
         if self._loss is None:

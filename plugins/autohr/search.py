@@ -21,6 +21,7 @@ from rppgbench.data import Clip
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param, resolve
 from rppgbench.training.device import seed_everything, setup_device
+from rppgbench.training.inputs import INPUT_SCALINGS
 from rppgbench.training.losses import HybridLoss
 from rppgbench.training.sampling import make_loaders, split_by_subject
 from rppgbench.training.trainer import LoopConfig, TrainingLoop, build_optimizer
@@ -49,11 +50,14 @@ SEARCH_PARAMS: tuple[Param, ...] = (
     Param("weight_decay", 5e-5, "Adam weight decay of the weights (paper: 5e-5)"),
     Param("arch_lr", 6e-4, "Adam learning rate of alpha/beta (paper: 6e-4)"),
     Param("arch_weight_decay", 1e-3, "Adam weight decay of alpha/beta (paper: 1e-3)"),
+    Param("arch_beta1", 0.9, "Adam beta1 of alpha/beta (PC-DARTS: 0.5; beta2 stays 0.999)"),
+    Param("input_scaling", "clip", "network input scaling (see rppgbench.training.inputs)", INPUT_SCALINGS),
     Param("arch_fraction", 0.5, "share of training subjects in the architecture (validation) split"),
     Param("windows_per_clip", 0, "random windows per clip and epoch (0 = clip length // clip_frames)"),
     Param("lambda_time", 0.2, "weight of the negative-Pearson term of the hybrid loss (paper: 0.2)"),
     Param("grad_clip", 5.0, "gradient-norm clip of the weight step (0 = off)"),
     Param("num_workers", 0, "data-loader worker processes"),
+    Param("host_cache_mb", 2048, "resize clips once into host memory when they fit (0 = per window)"),
     Param("device", "auto", "torch device: auto, cpu, cuda, cuda:N"),
     Param("amp", True, "bf16 autocast on CUDA"),
     Param("channels_last", True, "channels_last_3d layout on CUDA"),
@@ -61,7 +65,7 @@ SEARCH_PARAMS: tuple[Param, ...] = (
 )
 
 
-_RUNTIME_KEYS = frozenset({"num_workers", "device", "amp", "channels_last", "epochs"})
+_RUNTIME_KEYS = frozenset({"num_workers", "device", "amp", "channels_last", "epochs", "host_cache_mb"})
 """Settings that may change when a search is resumed (more epochs extend it)."""
 
 
@@ -204,8 +208,11 @@ def run_search(
             "learnt on subject-disjoint splits)"
         )
     loader_cfg = {
-        k: config[k] for k in ("clip_frames", "batch_size", "num_workers", "windows_per_clip", "device")
-    }
+        k: config[k]
+        for k in (
+            "clip_frames", "batch_size", "num_workers", "windows_per_clip", "device", "size", "host_cache_mb"
+        )
+    }  # fmt: skip
     train_loader, _ = make_loaders(
         weight_clips, {**loader_cfg, "val_fraction": 0.0, "seed": seed}, with_hr=True
     )
@@ -219,18 +226,19 @@ def run_search(
     model = device.prepare_model(model)
     optimizer = build_optimizer(model.weight_parameters(), "adam", config["lr"], config["weight_decay"])
     arch_optimizer = build_optimizer(
-        model.arch_parameters(), "adam", config["arch_lr"], config["arch_weight_decay"]
-    )
+        model.arch_parameters(), "adam", config["arch_lr"], config["arch_weight_decay"],
+        betas=(float(config["arch_beta1"]), 0.999),
+    )  # fmt: skip
     loss = HybridLoss(lambda_time=config["lambda_time"]).to(device.device)
     history = _History(model)
     arch_batches = _ArchIterator(arch_loader)
-    size = int(config["size"])
+    size, scaling = int(config["size"]), str(config["input_scaling"])
     loop = TrainingLoop(
         model, optimizer, lambda output, batch: loss(output, batch.target, batch.hr, batch.fps),
         LoopConfig(epochs=config["epochs"], grad_clip=config["grad_clip"], progress=progress, seed=seed,
                    description="search"),
         device,
-        input_fn=lambda batch: clip_input(batch.frames, size),
+        input_fn=lambda batch: clip_input(batch.frames, size, scaling),
         work_dir=out,
         step_fn=BiLevelStep(model, arch_optimizer, arch_batches, config["warmup_epochs"]),
         hooks=[_EpochHook(model, arch_batches, history, out)],

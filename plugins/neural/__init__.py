@@ -11,7 +11,7 @@ from collections.abc import Callable
 from rppgbench.declared import MethodDeclaration, multiple_of
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
-from rppgbench.training_params import neural_params
+from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
 PHYSNET = MethodDeclaration(
     name="physnet",
@@ -20,7 +20,15 @@ PHYSNET = MethodDeclaration(
     trains=True,
     params=neural_params(
         epochs=15, batch_size=4, lr=1e-4, weight_decay=5e-5, clip_frames=160, size=112
-    ) + (Param("width", 64, "channels of the 3-D conv blocks (stem width / 4, second block width / 2)"),),
+    ) + (
+        Param("width", 64, "channels of the 3-D conv blocks (stem width / 4, second block width / 2)"),
+        Param(
+            "input_scaling",
+            "clip",
+            "clip: standardise per clip and channel; paper: (x - 127.5) / 128; ratio: per-pixel AC/DC",
+            INPUT_SCALINGS,
+        ),
+    ),
     checks=(multiple_of("clip_frames", 4),),  # two temporal poolings, then two x2 upsamplings
 )  # fmt: skip
 
@@ -43,3 +51,11 @@ def register_methods(register: Callable[[object], None]) -> None:
     """Register PhysNet and DeepPhys (declared; their modules load when they run)."""
     register(PHYSNET)
     register(DEEPPHYS)
+
+
+@hookimpl
+def register_recipe_dirs(register: Callable[[object], None]) -> None:
+    """Register the folder of PhysNet and DeepPhys recipes."""
+    from importlib.resources import files
+
+    register(files("rppgbench_plugins.neural.recipes"))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from rppgbench.training import Batch, NegPearsonLoss, NeuralMethod, resize_frames
+from rppgbench.training.inputs import scale_input
 
 from . import PHYSNET
 
@@ -97,11 +98,8 @@ class PhysNet(NeuralMethod, declaration=PHYSNET):
         return PhysNetED(width=int(self.config["width"]))
 
     def input_transform(self, frames: torch.Tensor) -> torch.Tensor:
-        """Resize to `size` and standardise each clip per colour channel (zero mean, unit variance)."""
-        x = resize_frames(frames, int(self.config["size"]))
-        mean = x.mean(dim=(2, 3, 4), keepdim=True)
-        std = x.std(dim=(2, 3, 4), keepdim=True)
-        return (x - mean) / (std + 1e-6)
+        """Resize to `size` and scale as `input_scaling` says (`rppgbench.training.inputs`)."""
+        return scale_input(resize_frames(frames, int(self.config["size"])), self.config["input_scaling"])
 
     def compute_loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Negative Pearson correlation between the output and the aligned reference waveform."""

@@ -41,7 +41,8 @@ __all__ = ["RUNTIME_PARAMS", "NeuralMethod", "neural_params", "read_weights_info
 
 
 def resize_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, T, H, W, 3) -> float (B, 3, T, size, size) in [0, 1]; area averaging when shrinking."""
+    """uint8 (or host-resized float16, 0-255) (B, T, H, W, 3) -> float (B, 3, T, size, size) in [0, 1];
+    area averaging when shrinking."""
     b, t, h, w, c = frames.shape
     x = frames.permute(0, 1, 4, 2, 3).reshape(b * t, c, h, w).float().div_(255.0)
     if (h, w) != (size, size):

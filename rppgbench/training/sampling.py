@@ -2,7 +2,10 @@
 
 Frames stay uint8 on the host (4x less memory traffic than float32) and only the frames of a window
 are read from a clip's lazy array; resizing and normalisation happen on the device (see
-`NeuralMethod.input_transform`). Window positions and augmentation randomness depend only on
+`NeuralMethod.input_transform`). When the model's input is smaller than the cached crops and the
+resized clips fit in `host_cache_mb`, every clip is instead read once and resized once (area
+averaging, kept as float16 so the sub-level pulse survives the averaging): no per-batch re-reads of
+the cache and no per-batch resizing, which is what makes small CPU recipes fast. Window positions and augmentation randomness depend only on
 (seed, epoch, index), so a resumed run sees exactly the windows an uninterrupted run would.
 """
 
@@ -30,15 +33,46 @@ LOADER_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "windows_per_clip": 0,
     "device": "auto",
+    "size": 0,
+    "host_cache_mb": 2048,
 }
+
+
+def resize_on_host(frames: np.ndarray, size: int, chunk: int = 256) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> float16 (T, size, size, 3) on the 0-255 scale, by area averaging.
+
+    The same interpolation `resize_frames` applies on the device, done once per clip.
+    """
+    import torch.nn.functional as F
+
+    out = np.empty((len(frames), size, size, 3), dtype=np.float16)
+    for start in range(0, len(frames), chunk):
+        block = torch.from_numpy(np.ascontiguousarray(frames[start : start + chunk]))
+        x = block.permute(0, 3, 1, 2).float()
+        x = F.interpolate(x, size=(size, size), mode="area")
+        out[start : start + len(block)] = x.permute(0, 2, 3, 1).numpy().astype(np.float16)
+    return out
+
+
+def _host_resize_size(clips: Sequence[Clip], size: int, budget_mb: float) -> int | None:
+    """The side to pre-resize clips to, or None when that would not shrink them or not fit the budget."""
+    if size <= 0 or not clips:
+        return None
+    height, width = np.asarray(clips[0].frames[:1]).shape[1:3]
+    if size >= min(height, width):
+        return None
+    total = sum(len(c) for c in clips) * size * size * 3 * 2
+    return size if total <= budget_mb * 2**20 else None
 
 
 class ClipSource:
     """One clip as augmentations see it: lazy frames, the frame-aligned reference, fps and HR lookup."""
 
-    def __init__(self, clip: Clip, target: np.ndarray, hr_config: Any = None) -> None:
+    def __init__(
+        self, clip: Clip, target: np.ndarray, hr_config: Any = None, host_size: int | None = None
+    ) -> None:
         self.clip = clip
-        self.frames = clip.frames
+        self.frames = clip.frames if host_size is None else resize_on_host(np.asarray(clip.frames), host_size)
         self.target = target
         self.fps = clip.fps
         self.length = len(clip)
@@ -50,9 +84,12 @@ class ClipSource:
         return self.clip.record.id
 
     def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frames [start, stop) as uint8 (n, H, W, 3) and their reference values (n,)."""
+        """Frames [start, stop) (n, H, W, 3), uint8 or host-resized float16, and their reference (n,)."""
         start, stop = max(0, start), min(self.length, stop)
-        return np.asarray(self.frames[start:stop], dtype=np.uint8), self.target[start:stop]
+        frames = self.frames[start:stop]
+        return (frames if isinstance(frames, np.ndarray) else np.asarray(frames, np.uint8)), self.target[
+            start:stop
+        ]
 
     def hr(self, start: int, stop: int) -> float:
         """Ground-truth HR (bpm) of frames [start, stop) by the shared estimator on the reference."""
@@ -131,6 +168,7 @@ class ClipWindowDataset(Dataset):
         with_hr: bool = False,
         hr_config: Any = None,
         augment: Sequence[SampleAugmentation] = (),
+        host_size: int | None = None,
     ) -> None:
         if frames < 1:
             raise DataError(f"window length must be at least 1 frame, got {frames}")
@@ -145,7 +183,8 @@ class ClipWindowDataset(Dataset):
             elif len(clip) < self.frames:
                 skipped.append(f"{clip.record.id} ({len(clip)} frames < window of {self.frames})")
             else:
-                self.sources.append(ClipSource(clip, np.asarray(target, dtype=np.float32), hr_config))
+                target = np.asarray(target, dtype=np.float32)
+                self.sources.append(ClipSource(clip, target, hr_config, host_size))
         if skipped:
             warnings.warn(f"{len(skipped)} clip(s) not used for training: {'; '.join(skipped)}", stacklevel=2)
         if not self.sources:
@@ -260,6 +299,7 @@ def make_loaders(
     cfg = {**LOADER_DEFAULTS, **{k: v for k, v in config.items() if k in LOADER_DEFAULTS}}
     seed = int(cfg["seed"])
     train_part, val_part = split_by_subject(train_clips, float(cfg["val_fraction"]), seed)
+    host_size = _host_resize_size(train_clips, int(cfg["size"]), float(cfg["host_cache_mb"]))
     device = str(cfg["device"] or "auto")
     pin = torch.cuda.is_available() and device != "cpu"
     workers = int(cfg["num_workers"])
@@ -275,6 +315,7 @@ def make_loaders(
         with_hr=with_hr,
         hr_config=hr_config,
         augment=augment,
+        host_size=host_size,
     )
     batch_size = int(cfg["batch_size"])
     train_loader = DataLoader(
@@ -287,7 +328,13 @@ def make_loaders(
     if not val_part:
         return train_loader, None
     val_set = ClipWindowDataset(
-        val_part, int(cfg["clip_frames"]), train=False, seed=seed, with_hr=with_hr, hr_config=hr_config
+        val_part,
+        int(cfg["clip_frames"]),
+        train=False,
+        seed=seed,
+        with_hr=with_hr,
+        hr_config=hr_config,
+        host_size=host_size,
     )
     val_loader = DataLoader(
         val_set, batch_size=batch_size, sampler=EpochSampler(len(val_set), seed, shuffle=False), **common

@@ -60,19 +60,25 @@ class LoopResult:
 
 
 def build_optimizer(
-    params: nn.Module | Iterable[torch.nn.Parameter], name: str, lr: float, weight_decay: float
+    params: nn.Module | Iterable[torch.nn.Parameter],
+    name: str,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (momentum 0.9) over a model's (or an iterable of) parameters."""
+    """Adam, AdamW (with `betas`), Adadelta or SGD (momentum 0.9) over a model's (or an iterable of) parameters."""
     if isinstance(params, nn.Module):
         params = params.parameters()
     name = name.lower()
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, betas=betas)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    raise ConfigError(f"optimizer {name!r} is not one of adam, adamw, sgd")
+    raise ConfigError(f"optimizer {name!r} is not one of adam, adamw, adadelta, sgd")
 
 
 def build_scheduler(

@@ -1,0 +1,1 @@
+"""Training and search recipes of the AutoHR plugin (TOML files; see rppgbench.recipes)."""

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the seven classical methods,
+# AutoHR's architecture search on fold 1 at the cpu recipe, the three neural methods at their cpu recipes
+# (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
+#
+#   bash scripts/leaderboard_synth5fold.sh            # everything (about 1.5 h on a 2-core CPU)
+#   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
+#                                                     # autohr, ablate-loss, ablate-theta, publish
+#
+# Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
+# run and every run.json records a commit that is not dirty); `publish` then copies them into
+# leaderboards/ without weights and training checkpoints and regenerates the tables. Re-running a
+# step resumes it: finished folds are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -n "$(git status --porcelain --untracked-files=no -- rppgbench plugins protocols scripts)" ]; then
+  echo "leaderboard: commit your changes first: results must come from a clean checkout" >&2
+  exit 1
+fi
+export TQDM_DISABLE=${TQDM_DISABLE:-1}
+PROTOCOL=synth-5fold
+WORK=build/leaderboard
+RESULTS=leaderboards/results/$PROTOCOL
+GENOTYPE_DIR=leaderboards/genotypes/$PROTOCOL-fold1-cpu
+ABLATIONS=leaderboards/ablations/$PROTOCOL-fold1-cpu
+CLASSICAL=(green ica chrom pos lgi pbv omit)
+mkdir -p "$WORK" "$RESULTS"
+
+publish() {  # copy a finished run folder into leaderboards/ (no weights, no checkpoints)
+  local name=$1
+  rm -rf "${RESULTS:?}/$name"
+  mkdir -p "$RESULTS/$name"
+  (cd "$WORK/$name" && find . -type f ! -name '*.pt' ! -path '*/checkpoints/*' -print0 |
+    xargs -0 -I{} cp --parents {} "../../../$RESULTS/$name/")
+}
+
+timed() {  # timed LABEL COMMAND...: run it and say how long it took
+  local label=$1 start=$SECONDS
+  shift
+  echo "leaderboard: $label started $(date -u +%H:%M:%S)"
+  "$@"
+  echo "leaderboard: $label took $((SECONDS - start)) s"
+}
+
+run_method() {  # run_method NAME [rppgbench run options...]
+  local name=$1
+  shift
+  timed "$name" rppgbench run --method "$name" --protocol "$PROTOCOL" --out "$WORK/$name" --quiet "$@"
+}
+
+step_classical() { for m in "${CLASSICAL[@]}"; do run_method "$m"; done; }
+
+step_search() {
+  timed search rppgbench search --protocol "$PROTOCOL" --fold 1 --recipe cpu --out "$WORK/search" --quiet
+}
+
+step_physnet() { run_method physnet --recipe cpu; }
+step_deepphys() { run_method deepphys --recipe cpu; }
+step_autohr() { run_method autohr --recipe cpu --set "genotype=$WORK/search/genotype.json"; }
+
+step_ablate() {  # step_ablate STUDY
+  timed "ablate $1" rppgbench ablate --protocol "$PROTOCOL" --fold 1 --study "$1" --recipe cpu \
+    --out "$WORK/ablate" --quiet
+}
+
+step_publish() {
+  for name in "${CLASSICAL[@]}" physnet deepphys autohr; do
+    [ -f "$WORK/$name/metrics.json" ] && publish "$name"
+  done
+  if [ -f "$WORK/search/genotype.json" ]; then
+    mkdir -p "$GENOTYPE_DIR"
+    cp "$WORK/search/"{genotype.json,genotype.png,history.json,search_config.json} "$GENOTYPE_DIR/"
+  fi
+  for study in loss theta; do
+    if [ -f "$WORK/ablate/ablation_$study.md" ]; then
+      mkdir -p "$ABLATIONS"
+      cp "$WORK/ablate/ablation_$study".{md,csv,png} "$ABLATIONS/"
+      cp "$WORK/ablate/ablation_$study.png" "docs/img/autohr-ablation-$study-$PROTOCOL-cpu.png"
+    fi
+  done
+  local runs=("$RESULTS"/*)
+  rppgbench compare "${runs[@]}" > "leaderboards/$PROTOCOL.md"
+  rppgbench compare "${runs[@]}" --by scenario > "leaderboards/$PROTOCOL-by-scenario.md"
+  rppgbench compare "${runs[@]}" --by scenario --stats > "leaderboards/$PROTOCOL-stats.md"
+  echo "leaderboard: tables written: leaderboards/$PROTOCOL.md, -by-scenario.md, -stats.md"
+}
+
+case "${1:-all}" in
+  all)
+    step_classical; step_search; step_physnet; step_deepphys; step_autohr
+    step_ablate loss; step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|autohr|publish) "step_$1" ;;
+  ablate-loss) step_ablate loss ;;
+  ablate-theta) step_ablate theta ;;
+  *) echo "leaderboard: unknown step $1" >&2; exit 2 ;;
+esac
