@@ -12,15 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
 import rppgbench
+from rppgbench.cli_options import workers_option
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.executors import EXECUTORS
+from rppgbench.lazycli import LazyGroup
 from rppgbench.params import parse_assignments
+from rppgbench.signals import WINDOW_FORMATS
 
 
-class RppgbenchGroup(click.Group):
+class RppgbenchGroup(LazyGroup):
     """A click group that reports RppgbenchError as `Error: ...` with the error's exit code."""
 
     def invoke(self, ctx: click.Context):
@@ -41,6 +43,8 @@ def cli() -> None:
 @click.argument("kind", type=click.Choice(["methods", "datasets", "protocols", "recipes", "plugins"]))
 def list_command(kind: str) -> None:
     """List installed methods, datasets, protocols, training recipes, or plugins (with load failures)."""
+    from tabulate import tabulate
+
     from rppgbench.plugins import registry
 
     plugins = registry()
@@ -73,9 +77,15 @@ def list_command(kind: str) -> None:
                 rows.append((name, "invalid", "", str(exc)))
         click.echo(tabulate(rows, headers=["protocol", "split", "datasets", "description"]))
     else:
-        rows = [(name, "loaded") for name, _ in sorted(plugins.manager.list_name_plugin())]
-        rows += [(name, f"FAILED: {reason}") for name, reason in sorted(plugins.failures.items())]
-        click.echo(tabulate(rows, headers=["plugin", "status"]))
+
+        def package(name: str) -> tuple[str, str]:
+            return plugins.packages.get(name, ("", ""))
+
+        rows = [(name, *package(name), "loaded") for name, _ in sorted(plugins.manager.list_name_plugin())]
+        rows += [
+            (name, *package(name), f"FAILED: {reason}") for name, reason in sorted(plugins.failures.items())
+        ]
+        click.echo(tabulate(rows, headers=["plugin", "package", "version", "status"]))
 
 
 def _first_line(cls: type) -> str:
@@ -100,7 +110,8 @@ def executor_options(command):
     for option in reversed([
         click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
                      help="Where fold and preprocessing jobs run."),
-        click.option("--jobs", default=2, show_default=True, help="Parallel jobs (pool / local Ray)."),
+        click.option("--jobs", default=2, show_default=True,
+                     help="Jobs (folds, grid cells) run at the same time (process pool / local Ray)."),
         click.option("--address", default=None, help="Address of an existing Ray cluster (--executor ray)."),
         click.option("--retries", default=0, show_default=True, help="Retries of a failed job."),
     ]):  # fmt: skip
@@ -127,7 +138,7 @@ def _executor(name: str, jobs: int, address: str | None, retries: int):
 @click.option("--recipe", default=None, help="Training recipe of the method (see `rppgbench list recipes`).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set a method parameter.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (training, sampling).")
-@click.option("--workers", default=1, show_default=True, help="Preprocessing worker processes.")
+@workers_option
 @click.option("--fold", "folds", multiple=True, help="Run only these folds (repeatable).")
 @click.option(
     "--split-file", type=click.Path(path_type=Path), help="Subject lists per fold (.json/.csv/.mat)."
@@ -137,9 +148,12 @@ def _executor(name: str, jobs: int, address: str | None, retries: int):
     "--cache-dir", type=click.Path(path_type=Path), help="Preprocessed-clip cache (default ~/.cache)."
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in --out instead of resuming it.")
+@click.option("--window-format", type=click.Choice(WINDOW_FORMATS), default="parquet", show_default=True,
+              help="Format of the window-level HR table (windows.parquet or windows.csv).")  # fmt: skip
 @executor_options
 def run_command(method, protocol, data_roots, out, recipe, assignments, seed, workers, folds, split_file, device,
-                cache_dir, quiet, executor, jobs, address, retries) -> None:  # fmt: skip
+                cache_dir, quiet, overwrite, window_format, executor, jobs, address, retries) -> None:  # fmt: skip
     """Run METHOD on every fold of PROTOCOL and write predictions, metrics and provenance."""
     from rppgbench.runner import RunOptions, run
 
@@ -147,18 +161,20 @@ def run_command(method, protocol, data_roots, out, recipe, assignments, seed, wo
         method=method, protocol=protocol, params=parse_assignments(assignments),
         data_roots=parse_data_roots(data_roots), out=out, seed=seed, workers=workers,
         cache_root=cache_dir, device=device, folds=list(folds) or None, split_file=split_file,
-        progress=not quiet, recipe=recipe,
+        progress=not quiet, recipe=recipe, overwrite=overwrite, window_format=window_format,
     )  # fmt: skip
     with _executor(executor, jobs, address, retries) as chosen:
         folder = run(options, chosen)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
         return
-    if not _print_summary(folder):
+    if not print_summary(folder):
         sys.exit(1)
 
 
-def _print_summary(folder: Path) -> bool:
+def print_summary(folder: Path) -> bool:
     """Print a run's summary table and failures; False when a fold failed."""
+    from tabulate import tabulate
+
     from rppgbench.store import read_json
 
     metrics = read_json(folder / "metrics.json")
@@ -186,12 +202,17 @@ def _print_summary(folder: Path) -> bool:
               help="Training recipe: NAME for every method that trains, METHOD=NAME for one.")  # fmt: skip
 @click.option("--set", "assignments", multiple=True, metavar="METHOD.KEY=VALUE",
               help="Set a parameter of one method of the grid.")  # fmt: skip
-@click.option("--seed", default=0, show_default=True)
-@click.option("--cache-dir", type=click.Path(path_type=Path))
+@click.option("--seed", default=0, show_default=True, help="Random seed (training, sampling).")
+@click.option(
+    "--cache-dir", type=click.Path(path_type=Path), help="Preprocessed-clip cache (default ~/.cache)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--overwrite", is_flag=True, help="Replace existing runs under --out-root instead of resuming them."
+)
 @executor_options
 @click.pass_context
-def grid_command(ctx, methods, protocols, data_roots, out_root, recipes, assignments, seed, cache_dir, quiet,
+def grid_command(ctx, methods, protocols, data_roots, out_root, recipes, assignments, seed, cache_dir, quiet, overwrite,
                  executor, jobs, address, retries) -> None:  # fmt: skip
     """Run every METHOD x PROTOCOL x fold as jobs on one executor, then print the compare tables."""
     from rppgbench.plugins import registry
@@ -225,6 +246,7 @@ def grid_command(ctx, methods, protocols, data_roots, out_root, recipes, assignm
                 cache_root=cache_dir,
                 progress=not quiet,
                 recipe=chosen_recipes[m].name if chosen_recipes[m] else None,
+                overwrite=overwrite,
             )
         )  # fmt: skip
         for p in protocols.split(",")

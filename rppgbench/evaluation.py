@@ -2,16 +2,20 @@
 
 The protocol cuts each test video into windows (e.g. three 10-s clips); each window's signal goes
 through the shared HR estimator; the video's HR is the mean over its windows, for the prediction and
-the reference alike.
+the reference alike. `score_windows` does the scoring from signals alone, so a run's stored
+signals can be rescored with other HR settings (`rppgbench rescore`) without running the method.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from rppgbench.data import Clip
+from rppgbench.data import Clip, Reference
 from rppgbench.errors import SignalError
 from rppgbench.method import Method
 from rppgbench.protocol import WindowingSpec
@@ -27,6 +31,15 @@ class VideoEstimate:
     snr_db: float
     window_hr_pred: list[float]
     window_hr_ref: list[float]
+    macc: float = math.nan
+    window_snr_db: list[float] = field(default_factory=list)
+    window_macc: list[float] = field(default_factory=list)
+    window_spans: list[tuple[float, float]] = field(default_factory=list)
+    """(start, stop) seconds of each window on the video's clock."""
+    signals: list[np.ndarray] = field(default_factory=list)
+    """The method's signal of each window (kept so that the run can be rescored)."""
+    times: list[np.ndarray] = field(default_factory=list)
+    """Frame timestamps of each window's signal."""
 
 
 def evaluation_windows(n_frames: int, fps: float, spec: WindowingSpec) -> list[tuple[int, int]]:
@@ -55,18 +68,43 @@ def evaluate_video(method: Method, clip: Clip, spec: WindowingSpec, hr_config: H
     """Run `method` on each protocol window of `clip` and estimate predicted and reference HR."""
     if clip.reference is None:
         raise SignalError(f"{clip.record.id}: no reference signal to score against")
-    fps = clip.fps
-    preds, refs, snrs = [], [], []
-    for start, stop in evaluation_windows(len(clip), fps, spec):
-        window = clip.window(start, stop)
-        signal = np.asarray(method.predict(window), dtype=np.float64)
+    signals, times = [], []
+    for start, stop in evaluation_windows(len(clip), clip.fps, spec):
+        signal = np.asarray(method.predict(clip.window(start, stop)), dtype=np.float64)
         if signal.shape != (stop - start,):
             raise SignalError(
                 f"method {method.name!r} returned shape {signal.shape} for a window of {stop - start} frames"
             )
-        t0 = float(clip.timestamps[start])
-        t1 = float(clip.timestamps[stop - 1]) + 1.0 / fps
+        signals.append(signal)
+        times.append(np.asarray(clip.timestamps[start:stop], dtype=np.float64))
+    return score_windows(signals, times, clip.fps, clip.reference, hr_config)
+
+
+def score_windows(
+    signals: Sequence[np.ndarray],
+    times: Sequence[np.ndarray],
+    fps: float,
+    reference: Reference,
+    hr_config: HRConfig,
+) -> VideoEstimate:
+    """Predicted and reference HR, SNR and MACC of each window's signal, and their means over windows."""
+    from rppgbench.signal.agreement import macc
+
+    preds, refs, snrs, maccs, spans = [], [], [], [], []
+    for signal, stamps in zip(signals, times, strict=True):
+        signal = np.asarray(signal, dtype=np.float64)
+        t0, t1 = float(stamps[0]), float(stamps[-1]) + 1.0 / fps
         preds.append(estimate_hr(signal, fps, hr_config))
-        refs.append(reference_hr(clip.reference, t0, t1, hr_config))
+        refs.append(reference_hr(reference, t0, t1, hr_config))
         snrs.append(snr_db(signal, fps, refs[-1], hr_config))
-    return VideoEstimate(float(np.mean(preds)), float(np.mean(refs)), float(np.mean(snrs)), preds, refs)
+        maccs.append(macc(signal, reference.resampled_to(stamps), fps, hr_config) if reference.kind == "ppg"
+                     else math.nan)  # fmt: skip
+        spans.append((t0, t1))
+    with warnings.catch_warnings():  # all-NaN MACC (an ECG or HR reference) is NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        video_macc = float(np.nanmean(maccs)) if maccs else math.nan
+    return VideoEstimate(
+        float(np.mean(preds)), float(np.mean(refs)), float(np.mean(snrs)), preds, refs,
+        macc=video_macc, window_snr_db=snrs, window_macc=maccs, window_spans=spans,
+        signals=[np.asarray(s, dtype=np.float64) for s in signals], times=list(times),
+    )  # fmt: skip

@@ -17,7 +17,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def register_methods(register: Callable[[type], None]) -> None:
-    """Register rPPG method classes (subclasses of `rppgbench.method.Method`)."""
+    """Register rPPG method classes (subclasses of `rppgbench.method.Method`) or `MethodDeclaration`s.
+
+    A declaration (`rppgbench.declared`) names the class by import path, so a method whose module needs
+    heavy imports (PyTorch) is listed, explained and checked without importing it.
+    """
 
 
 @hookspec
@@ -42,4 +46,4 @@ def register_metrics(register: Callable[[str, Callable[..., float]], None]) -> N
 
 @hookspec
 def register_commands(cli: click.Group) -> None:
-    """Add click commands to the `rppgbench` command group."""
+    """Add click commands to the `rppgbench` command group (`rppgbench.lazycli.add_lazy` defers imports)."""

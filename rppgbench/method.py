@@ -43,6 +43,18 @@ class Method(ABC):
     description: ClassVar[str] = ""
     trains: ClassVar[bool] = False
     params: ClassVar[tuple[Param, ...]] = ()
+    declaration: ClassVar[Any] = None
+    """The `MethodDeclaration` the class was declared with, if any (its constraints are checked)."""
+
+    def __init_subclass__(cls, declaration: Any = None, **kwargs: Any) -> None:
+        """`class M(Method, declaration=DECL)` takes name, description, trains and params from DECL."""
+        super().__init_subclass__(**kwargs)
+        if declaration is not None:
+            cls.name = declaration.name
+            cls.description = declaration.description
+            cls.trains = declaration.trains
+            cls.params = declaration.params
+            cls.declaration = declaration
 
     def __init__(self, **params: Any) -> None:
         if self.api_version != METHOD_API_VERSION:
@@ -51,6 +63,8 @@ class Method(ABC):
                 f"this rppgbench speaks v{METHOD_API_VERSION}"
             )
         self.config: dict[str, Any] = resolve(self.params, params, f"method {self.name!r}")
+        if self.declaration is not None:
+            self.declaration.check(self.config)
 
     def fit(self, train: Sequence[Clip], context: FitContext) -> None:  # noqa: B027 - optional hook
         """Learn from the training clips. Unsupervised methods keep this no-op."""

@@ -3,6 +3,8 @@
 Built-in methods and datasets load through the same entry points as third-party ones. A plugin that
 fails to import is reported with a warning naming it and the reason; the others keep working.
 Set RPPGBENCH_PLUGINS to a comma-separated list of entry-point names to load only those.
+A method may be registered as a `MethodDeclaration` (`rppgbench.declared`): its class is imported
+on first use through `PluginRegistry.method`, so listing methods never imports model code.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import pluggy
 
 from rppgbench import hookspecs
+from rppgbench.declared import is_declaration
 from rppgbench.errors import UnknownNameError
 
 ENTRY_POINT_GROUP = "rppgbench"
@@ -39,17 +42,32 @@ class PluginRegistry:
     metrics: dict[str, Callable[..., float]] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """plugin name -> (distribution package, version) it was installed from."""
 
     def method(self, name: str) -> type:
-        """The method class called `name`, or UnknownNameError listing the valid names."""
+        """The method class called `name` (imported now if it was declared), or UnknownNameError."""
+        entry = _lookup("method", name, self.methods)
+        if is_declaration(entry):
+            entry = self.methods[name] = entry.load()
+        return entry
+
+    def method_info(self, name: str) -> Any:
+        """The class or declaration of method `name`, without importing its code."""
         return _lookup("method", name, self.methods)
+
+    def package_of(self, kind: str, name: str) -> dict[str, str]:
+        """The plugin, distribution package and version that registered `kind` `name`."""
+        plugin = self.origins.get((kind, name), "")
+        package, version = self.packages.get(plugin, ("", ""))
+        return {"plugin": plugin, "package": package, "version": version}
 
     def dataset(self, name: str) -> type:
         """The dataset loader class called `name`, or UnknownNameError listing the valid names."""
         return _lookup("dataset", name, self.datasets)
 
 
-def _lookup(kind: str, name: str, table: dict[str, type]) -> type:
+def _lookup(kind: str, name: str, table: dict[str, Any]) -> Any:
     if name not in table:
         raise UnknownNameError(kind, name, sorted(table))
     return table[name]
@@ -82,9 +100,11 @@ def build_registry(extra_plugins: dict[str, object] | None = None) -> PluginRegi
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     registry = PluginRegistry(manager=manager)
-    candidates: list[tuple[str, Callable[[], object]]] = [
-        (ep.name, ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP) if _wanted(ep.name)
-    ]
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if _wanted(ep.name)]
+    for ep in found:
+        if ep.dist is not None:
+            registry.packages[ep.name] = (ep.dist.name, ep.dist.version)
+    candidates: list[tuple[str, Callable[[], object]]] = [(ep.name, ep.load) for ep in found]
     candidates += [(name, (lambda m=module: m)) for name, module in (extra_plugins or {}).items()]
     for name, load in candidates:
         try:

@@ -28,7 +28,16 @@ from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
 from rppgbench.recipes import Recipe, get_recipe, layered_params
-from rppgbench.store import read_json, read_predictions, write_json, write_predictions
+from rppgbench.signals import (
+    SIGNALS_FILE,
+    VideoSignals,
+    combine_windows,
+    window_file,
+    window_rows,
+    write_signals,
+    write_windows,
+)
+from rppgbench.store import atomic_write_bytes, read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
 
 RESULTS_ROOT = Path("results")
@@ -51,6 +60,10 @@ class RunOptions:
     split_file: Path | None = None
     progress: bool = True
     recipe: str | None = None
+    window_format: str = "parquet"
+    """Format of the window-level HR tables: parquet or csv."""
+    overwrite: bool = False
+    """Replace an existing run folder of another configuration instead of refusing."""
 
 
 @dataclass
@@ -126,16 +139,23 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
 
 
 def _check_resumable(plan: RunPlan) -> None:
+    """Resume a run folder of the same configuration; name what differs otherwise (or replace it)."""
     existing = plan.out / "run.json"
     if not existing.is_file():
+        return
+    if plan.options.overwrite:
+        import shutil
+
+        shutil.rmtree(plan.out)
         return
     before = read_json(existing).get("config")
     now = _normalised(run_config(plan))
     if before != now:
-        changed = sorted(k for k in now if before is None or before.get(k) != now[k])
+        from rppgbench.configdiff import describe, differences
+
         raise ConfigError(
-            f"{plan.out} holds a run with a different configuration ({', '.join(changed)}); "
-            "choose another --out or delete that folder"
+            f"{plan.out} holds a run with another configuration ({describe(differences(before, now))}); "
+            "pass --overwrite to replace it, or choose another --out"
         )
 
 
@@ -266,7 +286,19 @@ def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
         "started": started,
         "updated": provenance.now_iso(),
         "provenance": provenance.collect(),
+        "plugins": plugin_origins(plan),
     })  # fmt: skip
+
+
+def plugin_origins(plan: RunPlan) -> dict[str, Any]:
+    """Plugin, package and version that provided the method and each dataset loader of the run."""
+    plugins = registry()
+    return {
+        "method": plugins.package_of("method", plan.method_class.name),
+        "datasets": {
+            role: plugins.package_of("dataset", type(loader).name) for role, loader in plan.loaders.items()
+        },
+    }
 
 
 def _row(record: Record, fold: Fold, **values: Any) -> dict[str, Any]:
@@ -301,11 +333,14 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
                              fold=fold.name, progress=plan.options.progress)  # fmt: skip
         method.fit(clips, context)
         method.save(fold_dir / "model.pt")
+        history = context.work_dir / "training.json"  # per-epoch losses, kept beside the fold's results
+        if history.is_file() and distributed.is_main_process():
+            atomic_write_bytes(fold_dir / "training.json", history.read_bytes())
         timings["train_s"] = time.perf_counter() - begin
     if not distributed.is_main_process():  # torchrun: rank 0 alone evaluates and writes the fold's files
         return {"timings": timings, "rank": distributed.rank()}
     hr_config = plan.protocol.hr_config()
-    rows = []
+    rows, windows, kept = [], [], []
     begin = time.perf_counter()
     for record in tqdm(fold.test, desc=f"fold {fold.name}", disable=not plan.options.progress, unit="video"):
         result = prepared.get(record.id)
@@ -326,10 +361,13 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
             record, fold, status="ok", hr_pred=estimate.hr_pred, hr_ref=estimate.hr_ref,
             abs_error=abs(estimate.hr_pred - estimate.hr_ref), snr_db=estimate.snr_db,
             n_windows=len(estimate.window_hr_pred),
-            window_hr_pred=";".join(f"{v:.3f}" for v in estimate.window_hr_pred),
-            window_hr_ref=";".join(f"{v:.3f}" for v in estimate.window_hr_ref),
+            macc=estimate.macc,
         ))  # fmt: skip
+        windows += window_rows(record.id, fold.name, estimate)
+        kept.append(VideoSignals(record.id, clip.fps, estimate.signals, estimate.times, clip.reference))
     timings["test_s"] = time.perf_counter() - begin
+    write_signals(fold_dir / SIGNALS_FILE, kept)
+    write_windows(window_file(fold_dir, plan.options.window_format), windows)
     write_predictions(fold_dir / "predictions.csv", rows)
     summary = summarise(rows) | {"timings": timings, "n_train": len(fold.train)}
     write_json(fold_dir / "metrics.json", summary)
@@ -362,18 +400,28 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def aggregate(plan: RunPlan) -> dict[str, Any]:
     """Combine the finished folds' predictions into the run's predictions.csv and metrics.json."""
-    done = [f for f in plan.folds if plan.fold_done(f)]
+    fold_dirs = [plan.fold_dir(f) for f in plan.folds]
+    hr = plan.protocol.hr_config().to_dict()
+    return aggregate_folds(plan.out, fold_dirs, hr, plan.options.window_format)
+
+
+def aggregate_folds(
+    out: Path, fold_dirs: list[Path], hr_estimator: dict[str, Any], window_format: str
+) -> dict[str, Any]:
+    """Combine fold folders (finished: with metrics.json) into `out`'s predictions, metrics and windows."""
+    done = [d for d in fold_dirs if (d / "metrics.json").is_file()]
     failed_folds = {
-        f.name: read_json(plan.fold_dir(f) / "failed.json")["error"]
-        for f in plan.folds
-        if not plan.fold_done(f) and (plan.fold_dir(f) / "failed.json").is_file()
+        d.name: read_json(d / "failed.json")["error"]
+        for d in fold_dirs
+        if d not in done and (d / "failed.json").is_file()
     }
-    frames = [read_predictions(plan.fold_dir(f) / "predictions.csv") for f in done]
+    frames = [read_predictions(d / "predictions.csv") for d in done]
     rows = [row for frame in frames for row in frame.to_dict("records")]
-    write_predictions(plan.out / "predictions.csv", rows)
-    per_fold = {f.name: read_json(plan.fold_dir(f) / "metrics.json")["metrics"] for f in done}
+    write_predictions(out / "predictions.csv", rows)
+    per_fold = {d.name: read_json(d / "metrics.json")["metrics"] for d in done}
     summary = summarise(rows)
     result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary, "failed_folds": failed_folds,
-              "hr_estimator": plan.protocol.hr_config().to_dict()}  # fmt: skip
-    write_json(plan.out / "metrics.json", result)
+              "hr_estimator": hr_estimator}  # fmt: skip
+    write_json(out / "metrics.json", result)
+    combine_windows(done, window_file(out, window_format))
     return result

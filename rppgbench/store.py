@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rppgbench.permissions import apply_umask
+
 PREDICTION_COLUMNS = [
     "video_id", "dataset", "subject", "session", "scenario", "source", "fold", "status", "error",
-    "hr_pred", "hr_ref", "abs_error", "snr_db", "n_windows", "window_hr_pred", "window_hr_ref",
+    "hr_pred", "hr_ref", "abs_error", "snr_db", "macc", "n_windows",
 ]  # fmt: skip
 
 
@@ -27,7 +29,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp creates 0600; results are meant to be shared
+        apply_umask(handle)  # mkstemp creates 0600; results get the user's umask like any new file
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -36,12 +38,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from rppgbench.errors import DataError
@@ -32,6 +31,8 @@ class VideoFile(FrameSource):
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"{self.path}: video file not found")
+        import cv2  # OpenCV loads when a video is opened, not at start-up
+
         capture = cv2.VideoCapture(str(self.path))
         try:
             if not capture.isOpened():
@@ -48,6 +49,8 @@ class VideoFile(FrameSource):
         return self._count
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        import cv2
+
         capture = cv2.VideoCapture(str(self.path))
         produced = 0
         try:
@@ -77,6 +80,8 @@ class ImageSequence(FrameSource):
         return len(self.paths)
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        import cv2
+
         for path in self.paths:
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if bgr is None:

@@ -21,7 +21,7 @@ TEST_HR = [60, 80, 100, 120, 140, 70]
 
 
 def test_paper_size_forward_shape_and_registration(monkeypatch):
-    monkeypatch.setenv("RPPGBENCH_PLUGINS", "deepphys")
+    monkeypatch.setenv("RPPGBENCH_PLUGINS", "neural")
     model = DeepPhysNet(size=36).eval()
     method = DeepPhys(device="cpu")
     frames = torch.randint(0, 256, (1, 20, 50, 50, 3), dtype=torch.uint8)

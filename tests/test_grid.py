@@ -83,5 +83,11 @@ def test_changed_configuration_refuses_to_resume(tmp_path):
     execute_plans(
         [plan_run(RunOptions("pos", "synth-mini", out=tmp_path / "r", progress=False))], LocalExecutor()
     )
-    with pytest.raises(ConfigError, match="different configuration"):
+    with pytest.raises(
+        ConfigError, match=r"another configuration \(method\.params\.window_s: 1\.6 -> 2\.0\)"
+    ):
         plan_run(RunOptions("pos", "synth-mini", params={"window_s": "2.0"}, out=tmp_path / "r"))
+    plan = plan_run(
+        RunOptions("pos", "synth-mini", params={"window_s": "2.0"}, out=tmp_path / "r", overwrite=True)
+    )
+    assert not (tmp_path / "r").exists() and not plan.fold_done(plan.folds[0])

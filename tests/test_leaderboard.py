@@ -323,7 +323,7 @@ def test_check_mismatched_method_or_protocol_exits_2(runs_dir: Path, tmp_path: P
 
 def test_report_is_self_contained_html(runs_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = invoke(report_command, [runs_dir, "--out", out])
+    result = invoke(report_command, [runs_dir, "--out", out, "--stats", "--resamples", "2000"])
     assert result.exit_code == 0
     page = (out / "index.html").read_text()
     assert page.startswith("<!DOCTYPE html>")
@@ -335,3 +335,36 @@ def test_report_is_self_contained_html(runs_dir: Path, tmp_path: Path) -> None:
     assert (out / "figures" / "synth-mini-bars.png").stat().st_size > 1000
     assert (out / "figures" / "synth-mini-physnet-agreement.svg").is_file()
     assert (out / "tables" / "synth-mini.tex").read_text().count(r"\toprule") == 1
+
+
+def test_a_missing_path_is_an_error_not_the_packaged_results(tmp_path: Path) -> None:
+    missing = invoke(compare_command, [tmp_path / "results" / "synth-5fold"])
+    assert missing.exit_code != 0 and "no such run directory" in missing.output
+    assert "leaderboard:synth-5fold" in missing.output  # the packaged results are named, not used
+    packaged = invoke(compare_command, ["leaderboard:synth-5fold"])
+    assert packaged.exit_code == 0 and "chrom" in packaged.output
+
+
+def test_report_figure_helpers_keep_labels_apart() -> None:
+    from rppgbench.leaderboard.plots import cd_cliques, spread_labels
+
+    placed = spread_labels([0.10, 0.0, 0.05], gap=1.0)
+    ordered = sorted(placed)
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(ordered, ordered[1:], strict=False))
+    assert placed.index(min(placed)) == 1  # the lowest line keeps the lowest label
+    assert cd_cliques([1.0, 1.5, 1.9, 3.5, 3.6], cd=1.0) == [(0, 2), (3, 4)]
+
+
+def test_report_has_html_statistics_intervals_and_loss_curves(runs_dir: Path, tmp_path: Path) -> None:
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)]
+    fold = runs_dir / "physnet" / "folds" / "1"
+    fold.mkdir(parents=True, exist_ok=True)
+    (fold / "training.json").write_text(json.dumps({"history": history}))
+    out = tmp_path / "report"
+    result = invoke(report_command, [runs_dir, "--out", out, "--stats", "--resamples", "500"])
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text()
+    assert "<th>MAE 95% CI</th>" in page and "<pre>" not in page
+    assert "95% bootstrap intervals" in page
+    assert (out / "figures" / "synth-mini-physnet-loss.svg").is_file()
+    assert not (out / "figures" / "synth-mini-pos-loss.svg").exists()

@@ -30,7 +30,7 @@ def test_paper_size_forward_shape():
 
 
 def test_registered_through_the_entry_point(monkeypatch):
-    monkeypatch.setenv("RPPGBENCH_PLUGINS", "physnet")
+    monkeypatch.setenv("RPPGBENCH_PLUGINS", "neural")
     registry = build_registry()
     assert registry.method("physnet") is PhysNet
     assert PhysNet().config["clip_frames"] == 160 and PhysNet().config["size"] == 112

@@ -179,6 +179,9 @@ def test_trained_method_uses_weights_and_training_crop(media):
 
     other = _run(media["video"], "--method", "deepphys", "--weights", run / "folds" / "0" / "model.pt")
     assert other.exit_code != 0 and "holds weights of method 'physnet'" in other.output
+    implied = _run(media["video"], "--weights", run / "folds" / "0" / "model.pt", "--window", "8")
+    assert implied.exit_code == 0, implied.output
+    assert "physnet" in implied.output and "taken from the weights file" in implied.output
 
 
 @pytest.mark.parametrize(

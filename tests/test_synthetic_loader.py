@@ -71,11 +71,23 @@ def test_loader_generates_into_the_cache_once(tmp_path, monkeypatch):
     loader = SyntheticDataset(None, preset="synth-mini", seed=3)
     assert loader.folder == tmp_path / "synthetic" / "synth-mini-seed3"
     assert len(loader.records()) == 1
-    monkeypatch.setattr(synthetic.loader, "generate", lambda *a, **k: pytest.fail("regenerated"))
+    monkeypatch.setattr(synthetic.writer, "generate", lambda *a, **k: pytest.fail("regenerated"))
     assert SyntheticDataset(None, preset="synth-mini", seed=3).records() == loader.records()
     assert [p.name for p in (tmp_path / "synthetic").iterdir()] == [
         "synth-mini-seed3"
     ]  # no temp folders left
+
+
+def test_the_cached_tree_renders_the_frames_its_videos_would_hold(tmp_path, monkeypatch):
+    monkeypatch.setenv("RPPGBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(PRESETS, "synth-mini", replace(TINY, name="synth-mini", scenarios=("motion",)))
+    cached = SyntheticDataset(None, preset="synth-mini", seed=1)
+    assert not list(cached.folder.rglob("*.avi"))  # nothing but references, frame tables and metadata
+    exported = SyntheticDataset(generate(tmp_path / "export", PRESETS["synth-mini"], 1, workers=1))
+    for a, b in zip(cached.records(), exported.records(), strict=True):
+        frames_a, frames_b = cached.open_frames(a), exported.open_frames(b)
+        np.testing.assert_array_equal(frames_a.timestamps, frames_b.timestamps)
+        np.testing.assert_array_equal(np.stack(list(frames_a)), np.stack(list(frames_b)))
 
 
 @pytest.mark.skipif(not MODEL.is_file(), reason="BlazeFace model file not shipped")

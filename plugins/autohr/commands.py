@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from rppgbench.cli_options import workers_option
 from rppgbench.params import parse_assignments
 from rppgbench.recipes import get_recipe
 
@@ -17,7 +18,7 @@ _COMMON = [
     click.option("--recipe", default=None, help="AutoHR training recipe (its [search] and [params] tables)."),
     click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Override a setting."),
     click.option("--seed", default=0, show_default=True, help="Random seed."),
-    click.option("--workers", default=1, show_default=True, help="Preprocessing worker processes."),
+    workers_option,
     click.option("--split-file", type=click.Path(path_type=Path), help="Subject lists per fold."),
     click.option("--cache-dir", type=click.Path(path_type=Path), help="Preprocessed-clip cache."),
     click.option("--quiet", is_flag=True, help="No progress bars."),

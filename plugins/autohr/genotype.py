@@ -8,8 +8,6 @@ all four blocks) or one cell per block ("varied"), plus the provenance of the se
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -114,12 +112,9 @@ class Genotype:
 
     def save(self, path: Path) -> None:
         """Write the genotype as JSON, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
-        os.replace(tmp, path)
+        from rppgbench.store import atomic_write_bytes
+
+        atomic_write_bytes(Path(path), json.dumps(self.to_dict(), indent=1).encode())
 
     @classmethod
     def load(cls, path: Path | str) -> Genotype:

@@ -14,61 +14,29 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from rppgbench.errors import ConfigError
-from rppgbench.params import Param
 from rppgbench.training.augment import BatchAugmentation, SampleAugmentation
-from rppgbench.training.inputs import INPUT_SCALINGS
 from rppgbench.training.losses import FrequencyCrossEntropyLoss, HybridLoss, NegPearsonLoss
-from rppgbench.training.neural_method import NeuralMethod, neural_params
+from rppgbench.training.neural_method import NeuralMethod
 from rppgbench.training.sampling import Batch
 
+from . import AUTOHR
 from .augment import HeartRateResample, TubeCutout
 from .genotype import Genotype, load_genotype
-from .network import DEFAULT_WIDTH_MULT, TEMPORAL_MULTIPLE, AutoHRNet, physnet_tdc
+from .network import TEMPORAL_MULTIPLE, AutoHRNet, physnet_tdc
 from .transforms import clip_input
 
-LOSSES = ("hybrid", "time", "freq")
 
-
-class AutoHR(NeuralMethod):
+class AutoHR(NeuralMethod, declaration=AUTOHR):
     """AutoHR (Yu et al., IEEE SPL 2020): searched 3D-CNN with TDC, hybrid time/frequency loss, DA1+DA2.
 
     Without `genotype`, the shipped cell reconstructed from the paper's Appendix C text is used (the
     published cell is not available); results record which genotype was used (`genotype_data`).
     """
 
-    name: ClassVar[str] = "autohr"
-    description: ClassVar[str] = (
-        "AutoHR: NAS-searched 3D CNN with temporal difference convolution, hybrid loss, DA1/DA2 "
-        "(Yu et al. 2020); default cell reconstructed from the paper's text"
-    )
+    # name, description, trains, params and constraints: the AUTOHR declaration in __init__.py
     with_hr: ClassVar[bool] = True
     temporal_multiple: ClassVar[int] = TEMPORAL_MULTIPLE
     min_frames: ClassVar[int] = TEMPORAL_MULTIPLE
-    params: ClassVar[tuple[Param, ...]] = neural_params(
-        epochs=15, batch_size=4, lr=1e-4, weight_decay=5e-5, clip_frames=160, size=112
-    ) + (
-        Param("genotype", "", "genotype JSON from `rppgbench search` ('' = shipped reconstructed default)"),
-        Param("genotype_data", "", "the genotype itself (filled in from `genotype`; recorded with the results)"),
-        Param("input_scaling", "clip", "network input scaling (see rppgbench.training.inputs)", INPUT_SCALINGS),
-        Param("channels", 16, "stem width of the derived network (paper: the search's 8, doubled)"),
-        Param("width_mult", DEFAULT_WIDTH_MULT, "block width = channels x this, per block (reconstructed)"),
-        Param("backbone", "searched", "searched cells, or PhysNet with TDC (the ablations' backbone)",
-              ("searched", "physnet")),
-        Param("physnet_width", 64, "channel width of backbone=physnet (PhysNet's 64)"),
-        Param("physnet_theta", 0.0, "theta of the TDCs of backbone=physnet (0 = plain PhysNet)"),
-        Param("loss", "hybrid", "hybrid = lambda x NegPearson + FreqCE; time or freq alone (ablation)", LOSSES),
-        Param("lambda_time", 0.2, "weight of the negative-Pearson term in the hybrid loss (paper: 0.2)"),
-        Param("freq_logits", "log_power", "class scores of the frequency loss", ("log_power", "power")),
-        Param("da1", True, "DA1: spatio-temporal tube cut-out"),
-        Param("da1_prob", 0.5, "probability that a training clip gets a tube cut out"),
-        Param("da1_time_frac", 0.2, "longest tube, as a fraction of the clip length (paper: 0.2)"),
-        Param("da1_area_frac", 0.2, "largest erased area, as a fraction of the frame (paper: 0.2)"),
-        Param("da2", True, "DA2: halve HR of windows above da2_high_bpm, double it below da2_low_bpm"),
-        Param("da2_prob", 0.5, "probability that an eligible window is resampled"),
-        Param("da2_high_bpm", 90.0, "windows above this HR are interpolated 2x (paper: 90)"),
-        Param("da2_low_bpm", 70.0, "windows below this HR take every second frame (paper: 70)"),
-    )  # fmt: skip
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -77,10 +45,6 @@ class AutoHR(NeuralMethod):
             data = genotype.to_dict()
             data["history"] = []  # keep the recorded configuration small; the search folder has it
             self.config["genotype_data"] = json.dumps(data, sort_keys=True)
-        if self.config["clip_frames"] % TEMPORAL_MULTIPLE:
-            raise ConfigError(f"autohr clip_frames must be a multiple of {TEMPORAL_MULTIPLE}")
-        if not 0.0 <= self.config["physnet_theta"] <= 1.0:
-            raise ConfigError("autohr physnet_theta must lie in [0, 1]")
         self._loss: nn.Module | None = None
 
     def genotype(self) -> Genotype | None:

@@ -16,14 +16,12 @@ from torch import nn
 
 from rppgbench.errors import ConfigError
 
+from . import DEFAULT_WIDTH_MULT
+from . import TEMPORAL_MULTIPLE as TEMPORAL_MULTIPLE  # declared in __init__ (no torch); re-exported
 from .cells import DerivedCell
 from .genotype import Genotype
 
 POOL_AFTER_BLOCK: tuple[tuple[int, int, int] | None, ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2), None)
-DEFAULT_WIDTH_MULT: tuple[int, ...] = (2, 4, 4, 4)
-"""Reconstructed: with 16 channels the blocks have 32, 64, 64, 64 channels, PhysNet's widths."""
-TEMPORAL_MULTIPLE = 4
-"""Clip lengths that are multiples of 4 pass the two temporal pools and the head without rounding."""
 
 
 class Stem(nn.Sequential):

@@ -6,7 +6,6 @@ import numpy as np
 
 from rppgbench.errors import ConfigError, SignalError
 from rppgbench.params import Param
-from rppgbench.signal.hr import bandpass
 from rppgbench.signal.validate import check_signal
 from rppgbench.traces import orient_to_blood_volume
 
@@ -47,6 +46,8 @@ def check_band(band: tuple[float, float], name: str) -> tuple[float, float]:
 
 def bandpass_channels(x: np.ndarray, fps: float, band: tuple[float, float]) -> np.ndarray:
     """Each column of (T, C) band-passed with the shared zero-phase Butterworth filter."""
+    from rppgbench.signal.hr import bandpass  # scipy loads when a method runs, not at start-up
+
     return bandpass(x.T, fps, band, FILTER_ORDER).T
 
 
@@ -54,5 +55,7 @@ def finish(
     signal: np.ndarray, rgb: np.ndarray, fps: float, band: tuple[float, float], filtered: bool
 ) -> np.ndarray:
     """Band-pass (unless already done), orient to rise with blood volume, return float64 (T,)."""
+    from rppgbench.signal.hr import bandpass
+
     out = signal if filtered else bandpass(signal, fps, band, FILTER_ORDER)
     return np.ascontiguousarray(orient_to_blood_volume(np.asarray(out, dtype=np.float64), rgb, fps, band))

@@ -20,11 +20,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.decomposition import FastICA
-from sklearn.exceptions import ConvergenceWarning
 
 from rppgbench.params import Param
-from rppgbench.signal.hr import detrend, effective_lambda
 from rppgbench.traces import TraceMethod
 
 from .common import BAND, check_band, check_traces, finish
@@ -62,6 +59,11 @@ class ICA(TraceMethod):
         """The selected independent source, smoothed, band-passed and oriented to rise with blood volume."""
         x = check_traces(rgb, fps, self.name)
         band = check_band(self.config["band_bpm"], self.name)
+        from sklearn.decomposition import FastICA  # heavy: imported when ICA runs
+        from sklearn.exceptions import ConvergenceWarning
+
+        from rppgbench.signal.hr import detrend, effective_lambda
+
         lam = float(self.config["detrend_lambda"])
         work = detrend(x.T, effective_lambda(lam, fps)).T if lam > 0 else x
         std = work.std(axis=0)

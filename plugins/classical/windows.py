@@ -11,7 +11,6 @@ Nothing loops over frames or windows in Python.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import oaconvolve
 
 
 def window_length(fps: float, seconds: float, even: bool = False) -> int:
@@ -52,6 +51,8 @@ def _taper_sum(impulses: np.ndarray, taper: np.ndarray, n: int) -> np.ndarray:
         out = cum.copy()
         out[len(taper) :] -= cum[: -len(taper)]
         return out * taper[0]
+    from scipy.signal import oaconvolve  # scipy.signal loads when a method runs, not at start-up
+
     return oaconvolve(impulses, taper[:, None], axes=0)[:n]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 from rppgbench_plugins.datasets import common
 
@@ -79,6 +78,8 @@ class COHFACE(DatasetLoader):
         common.raise_if_problem(record)
         path = common.require_file(record.files["hdf5"], "data.hdf5", record)
         try:
+            import h5py  # imported when a COHFACE file is read
+
             with h5py.File(path, "r") as f:
                 missing = [name for name in ("pulse", "time") if name not in f]
                 if missing:

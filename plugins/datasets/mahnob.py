@@ -20,7 +20,6 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import numpy as np
-import pyedflib
 from rppgbench_plugins.datasets import common
 
 from rppgbench.data import Record, Reference
@@ -118,6 +117,8 @@ class MAHNOBHCI(DatasetLoader):
         common.require_file(path, "BDF recording", record)
         channel = self.options["ecg_channel"]
         try:
+            import pyedflib  # imported when a BDF file is read
+
             reader = pyedflib.EdfReader(str(path))
         except OSError as exc:
             raise DataError(f"{path}: cannot read this BDF file ({exc})") from exc

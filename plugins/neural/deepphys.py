@@ -17,7 +17,6 @@ Networks", ECCV 2018. Written from the paper's description; trains and predicts 
 
 from __future__ import annotations
 
-from importlib.resources import files
 from typing import ClassVar
 
 import numpy as np
@@ -25,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rppgbench.hookspecs import hookimpl
-from rppgbench.params import Param
 from rppgbench.signal.hr import detrend, effective_lambda
-from rppgbench.training import Batch, NeuralMethod, neural_params, resize_frames
+from rppgbench.training import Batch, NeuralMethod, resize_frames
+
+from . import DEEPPHYS
 
 
 class AttentionMask(nn.Module):
@@ -107,18 +106,11 @@ def standardised_derivative(target: torch.Tensor) -> torch.Tensor:
     return (d - d.mean(dim=1, keepdim=True)) / (d.std(dim=1, keepdim=True) + 1e-6)
 
 
-class DeepPhys(NeuralMethod):
+class DeepPhys(NeuralMethod, declaration=DEEPPHYS):
     """DeepPhys (Chen & McDuff, ECCV 2018): attention CNN on frame differences, fit to the derivative."""
 
-    name: ClassVar[str] = "deepphys"
-    description: ClassVar[str] = "DeepPhys convolutional attention network (Chen & McDuff, ECCV 2018)"
+    # name, description, trains and params: the DEEPPHYS declaration in __init__.py
     min_frames: ClassVar[int] = 2
-    params: ClassVar[tuple[Param, ...]] = neural_params(
-        epochs=10, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=160, size=36
-    ) + (
-        Param("dropout", 0.25, "dropout after the conv stages (twice this before the output layer)"),
-        Param("detrend_lambda", 100.0, "smoothness-priors lambda (at 30 Hz) applied after integration"),
-    )
 
     def build_model(self) -> nn.Module:
         """The DeepPhys two-branch network for `size` x `size` inputs."""
@@ -150,15 +142,3 @@ class DeepPhys(NeuralMethod):
         if lam > 0 and len(pulse) >= 3:
             pulse = detrend(pulse, effective_lambda(lam, fps))
         return pulse.astype(np.float32)
-
-
-@hookimpl
-def register_methods(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
-    """Register DeepPhys."""
-    register(DeepPhys)
-
-
-@hookimpl
-def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
-    """Register the folder of PhysNet and DeepPhys recipes."""
-    register(files("rppgbench_plugins.neural.recipes"))

@@ -11,16 +11,15 @@ manual baseline: 3 x 160 x 112 x 112 clips, Adam lr 1e-4, weight decay 5e-5, bat
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.resources import files
 from typing import ClassVar
 
 import torch
 from torch import nn
 
-from rppgbench.hookspecs import hookimpl
-from rppgbench.params import Param
-from rppgbench.training import Batch, NegPearsonLoss, NeuralMethod, neural_params, resize_frames
-from rppgbench.training.inputs import INPUT_SCALINGS, scale_input
+from rppgbench.training import Batch, NegPearsonLoss, NeuralMethod, resize_frames
+from rppgbench.training.inputs import scale_input
+
+from . import PHYSNET
 
 ConvBlock = Callable[[int, int, tuple[int, int, int]], nn.Module]
 """Builds one conv block from (in channels, out channels, kernel); swapped to study other convolutions."""
@@ -83,26 +82,12 @@ class PhysNetED(nn.Module):
         return self.head(x)[:, 0, :t, 0, 0]
 
 
-class PhysNet(NeuralMethod):
+class PhysNet(NeuralMethod, declaration=PHYSNET):
     """PhysNet 3DCNN-ED (Yu, Li & Zhao, BMVC 2019): end-to-end rPPG from face clips, negative Pearson loss."""
 
-    name: ClassVar[str] = "physnet"
-    description: ClassVar[str] = (
-        "PhysNet 3D-CNN encoder-decoder (Yu et al., BMVC 2019), negative Pearson loss"
-    )
+    # name, description, trains and params: the PHYSNET declaration in __init__.py
     temporal_multiple: ClassVar[int] = 4
     min_frames: ClassVar[int] = 8
-    params: ClassVar[tuple[Param, ...]] = neural_params(
-        epochs=15, batch_size=4, lr=1e-4, weight_decay=5e-5, clip_frames=160, size=112
-    ) + (
-        Param("width", 64, "channels of the 3-D conv blocks (stem width / 4, second block width / 2)"),
-        Param(
-            "input_scaling",
-            "clip",
-            "clip: standardise per clip and channel; paper: (x - 127.5) / 128; ratio: per-pixel AC/DC",
-            INPUT_SCALINGS,
-        ),
-    )
 
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
@@ -119,15 +104,3 @@ class PhysNet(NeuralMethod):
     def compute_loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Negative Pearson correlation between the output and the aligned reference waveform."""
         return self.loss(output, batch.target)
-
-
-@hookimpl
-def register_methods(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
-    """Register PhysNet."""
-    register(PhysNet)
-
-
-@hookimpl
-def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
-    """Register the folder of PhysNet and DeepPhys recipes."""
-    register(files("rppgbench_plugins.neural.recipes"))

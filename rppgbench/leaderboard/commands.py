@@ -17,7 +17,6 @@ from typing import Any
 import click
 
 from rppgbench.errors import ConfigError, RppgbenchError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.leaderboard.tables import BREAKDOWN_COLUMNS, DEFAULT_METRICS
 
 FORMATS = ("markdown", "latex", "csv", "json")
@@ -87,31 +86,38 @@ def build_tables(runs, protocol, with_published, metrics, by):
     return tables, groups
 
 
+def shared_table_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that mean the same, with the same defaults, in `compare` and `report`."""
+    options = [
+        click.option("--protocol", "-p", help="Only this protocol (explicit runs of another one are an error)."),
+        click.option("--with-published/--no-published", default=False, show_default=True,
+                     help="Add published reference rows (marked †)."),
+        click.option("--by", type=click.Choice(BREAKDOWN_COLUMNS), help="Add a per-group breakdown table."),
+        click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True,
+                     help="Columns, e.g. sd,mae,rmse,r,mape,snr,macc."),
+        click.option("--stats/--no-stats", "with_stats", default=False, show_default=True,
+                     help="Paired statistics (bootstrap CI, Wilcoxon/Friedman; the CD diagram in a report)."),
+        click.option("--resamples", default=10_000, show_default=True, help="Bootstrap resamples for --stats."),
+        click.option("--seed", default=0, show_default=True, help="Bootstrap seed for --stats."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("compare")
 @click.argument("result_dirs", nargs=-1)
-@click.option("--protocol", "-p", help="Only this protocol (explicit runs of another one are an error).")
-@click.option("--with-published", is_flag=True, help="Add published reference rows (marked †).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True)
-@click.option("--by", type=click.Choice(BREAKDOWN_COLUMNS), help="Add a per-group breakdown table.")
-@click.option(
-    "--metrics",
-    default=",".join(DEFAULT_METRICS),
-    show_default=True,
-    help="Columns, e.g. sd,mae,rmse,r,mape.",
-)
-@click.option(
-    "--stats", "with_stats", is_flag=True, help="Paired statistics (bootstrap CI, Wilcoxon/Friedman)."
-)
-@click.option("--resamples", default=10_000, show_default=True, help="Bootstrap resamples for --stats.")
-@click.option("--seed", default=0, show_default=True, help="Bootstrap seed for --stats.")
+@shared_table_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="markdown", show_default=True,
+              help="Output format of the tables.")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), help="Write to this file instead of standard output.")
 @_reports_errors
 def compare_command(
-    result_dirs, protocol, with_published, fmt, by, metrics, with_stats, resamples, seed, out
+    result_dirs, protocol, with_published, by, metrics, with_stats, resamples, seed, fmt, out
 ):
     """Compare runs in paper-style tables, one per protocol (best bold, second underlined).
 
-    RESULT_DIRS are run folders, folders of runs, or leaderboard names under leaderboards/.
+    RESULT_DIRS are run folders, folders of runs, or packaged results named `leaderboard:NAME`.
     """
     from rppgbench.leaderboard.stats import paired_statistics
     from rppgbench.leaderboard.tables import parse_metrics, render, to_records
@@ -159,17 +165,15 @@ def _plain(value: Any) -> Any:
 
 @click.command("report")
 @click.argument("result_dirs", nargs=-1, required=True)
+@shared_table_options
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="Folder for index.html and files."
 )
-@click.option("--protocol", "-p", help="Only this protocol.")
-@click.option("--no-published", is_flag=True, help="Leave out published reference rows.")
-@click.option("--by", type=click.Choice(BREAKDOWN_COLUMNS), help="Add a per-group breakdown table.")
-@click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True)
-@click.option("--no-stats", is_flag=True, help="Skip paired statistics and the CD diagram.")
-@click.option("--title", default="rppgbench results", show_default=True)
+@click.option("--title", default="rppgbench results", show_default=True, help="Title of the page.")
 @_reports_errors
-def report_command(result_dirs, out, protocol, no_published, by, metrics, no_stats, title):
+def report_command(
+    result_dirs, protocol, with_published, by, metrics, with_stats, resamples, seed, out, title
+):
     """Write a self-contained HTML report (tables, statistics, figures) of RESULT_DIRS to OUT/index.html."""
     from rppgbench.leaderboard.report import write_report
     from rppgbench.leaderboard.tables import parse_metrics
@@ -177,8 +181,8 @@ def report_command(result_dirs, out, protocol, no_published, by, metrics, no_sta
     runs = select_runs(result_dirs, protocol)
     if not runs:
         raise ConfigError(f"no runs of protocol {protocol!r} under {', '.join(result_dirs)}")
-    index = write_report(runs, out, with_published=not no_published, metrics=parse_metrics(metrics), by=by,
-                         title=title, stats=not no_stats)  # fmt: skip
+    index = write_report(runs, out, with_published=with_published, metrics=parse_metrics(metrics), by=by,
+                         title=title, stats=with_stats, resamples=resamples, seed=seed)  # fmt: skip
     click.echo(f"wrote {index}")
 
 
@@ -207,7 +211,8 @@ def baseline_command(result_dir, out):
 
 @click.command("check")
 @click.argument("result_dir")
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), required=True)
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), required=True,
+              help="Baseline file written by `rppgbench baseline`.")  # fmt: skip
 @click.option(
     "--tolerance", default=None, help="Allowed worsening per metric, e.g. mae=0.5,rmse=0.5,r=0.05,failed=0."
 )
@@ -221,13 +226,3 @@ def check_command(result_dir, baseline_file, tolerance):
     click.echo(format_check(run, baseline_file, result), nl=False)
     if not result.ok:
         sys.exit(1)
-
-
-COMMANDS = (compare_command, report_command, baseline_command, check_command)
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add compare, report, baseline and check to the rppgbench command group."""
-    for command in COMMANDS:
-        cli.add_command(command)

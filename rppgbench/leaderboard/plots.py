@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from rppgbench.leaderboard.results import RunResult, compute_metrics  # noqa: E402
-from rppgbench.leaderboard.stats import FriedmanResult  # noqa: E402
+from rppgbench.leaderboard.stats import FriedmanResult, Interval  # noqa: E402
 from rppgbench.leaderboard.tables import ComparisonTable, format_value  # noqa: E402
 
 HR_BINS = (40.0, 60.0, 80.0, 100.0, 120.0, 180.0)
@@ -37,12 +37,19 @@ def agreement_figure(run: RunResult) -> Figure:
     mean, diff = (pred + ref) / 2.0, pred - ref
     ba.scatter(mean, diff, s=12, alpha=0.7, color="tab:blue", edgecolors="none")
     if metrics.get("n", 0) >= 2:
-        for key, style, text in (("ba_bias", "-", "bias"), ("ba_lower", "--", "-1.96 SD"),
-                                 ("ba_upper", "--", "+1.96 SD")):  # fmt: skip
-            value = metrics[key]
-            ba.axhline(value, color="tab:red", linestyle=style, linewidth=1)
-            ba.annotate(f"{text} {value:+.2f}", xy=(1.0, value), xycoords=("axes fraction", "data"),
-                        xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8)  # fmt: skip
+        lines = (("ba_lower", "--", "-1.96 SD"), ("ba_bias", "-", "bias"), ("ba_upper", "--", "+1.96 SD"))
+        for key, style, _ in lines:
+            ba.axhline(metrics[key], color="tab:red", linestyle=style, linewidth=1)
+        # Labels sit in the right margin, pushed apart when the lines are close, so they never overlap
+        # each other or the points.
+        low, high = ba.get_ylim()
+        spots = spread_labels([metrics[key] for key, _, _ in lines], 0.07 * (high - low))
+        for (key, _, text), y in zip(lines, spots, strict=True):
+            ba.annotate(f"{text} {metrics[key]:+.2f}", xy=(1.0, metrics[key]), xycoords=("axes fraction", "data"),
+                        xytext=(1.02, y), textcoords=("axes fraction", "data"), ha="left", va="center",
+                        fontsize=8, annotation_clip=False,
+                        arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.6})  # fmt: skip
+        ba.set_ylim(min(low, min(spots)), max(high, max(spots)))
     ba.set(xlabel="(predicted + reference) / 2 (bpm)", ylabel="predicted - reference (bpm)",
            title=f"Bland-Altman: {run.label}")  # fmt: skip
     sc.scatter(ref, pred, s=12, alpha=0.7, color="tab:green", edgecolors="none")
@@ -57,6 +64,18 @@ def agreement_figure(run: RunResult) -> Figure:
     sc.set_aspect("equal", adjustable="box")
     fig.tight_layout()
     return fig
+
+
+def spread_labels(values: Sequence[float], gap: float) -> list[float]:
+    """Label positions near `values` (any order) that are at least `gap` apart, kept centred on them."""
+    order = np.argsort(values)
+    placed = np.asarray(values, dtype=float)[order].copy()
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    placed += (np.asarray(values, dtype=float)[order].mean() - placed.mean()) if len(placed) else 0.0
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out.tolist()
 
 
 def error_by_hr_range(runs: Sequence[RunResult], bins: Sequence[float] = HR_BINS) -> Figure:
@@ -88,8 +107,17 @@ def error_by_hr_range(runs: Sequence[RunResult], bins: Sequence[float] = HR_BINS
     return fig
 
 
-def metric_bars(table: ComparisonTable, metrics: Sequence[str] = ("mae", "rmse")) -> Figure:
-    """Bars of error metrics per method of one protocol table; published rows hatched and marked †."""
+def metric_bars(
+    table: ComparisonTable,
+    metrics: Sequence[str] = ("mae", "rmse"),
+    intervals: dict[str, dict[str, Interval]] | None = None,
+) -> Figure:
+    """Bars of error metrics per method of one protocol table; published rows hatched and marked †.
+
+    `intervals` (run folder -> metric -> bootstrap interval) draws each run's confidence interval as
+    an error bar; published rows have none.
+    """
+    intervals = intervals or {}
     shown = [m for m in metrics if m in table.metrics] or table.metrics[:1]
     rows = table.rows
     fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(rows) * len(shown) + 2), 4.0))
@@ -98,7 +126,13 @@ def metric_bars(table: ComparisonTable, metrics: Sequence[str] = ("mae", "rmse")
     for k, metric in enumerate(shown):
         values = [row.values.get(metric, math.nan) for row in rows]
         heights = [v if isinstance(v, float) and math.isfinite(v) else 0.0 for v in values]
-        bars = ax.bar(x + (k - (len(shown) - 1) / 2) * width, heights, width=width, label=metric.upper())
+        centres = x + (k - (len(shown) - 1) / 2) * width
+        bars = ax.bar(centres, heights, width=width, label=metric.upper())
+        for centre, row in zip(centres, rows, strict=True):
+            ci = intervals.get(row.source, {}).get(metric)
+            if ci is not None and not row.published:
+                ax.errorbar(centre, ci.estimate, yerr=[[ci.estimate - ci.low], [ci.high - ci.estimate]],
+                            color="black", capsize=3, linewidth=1)  # fmt: skip
         for bar, row, value in zip(bars, rows, values, strict=True):
             if row.published:
                 bar.set_hatch("//")
@@ -109,24 +143,90 @@ def metric_bars(table: ComparisonTable, metrics: Sequence[str] = ("mae", "rmse")
                 )
     ax.set_xticks(x, [row.display_name for row in rows], rotation=30, ha="right")
     legend = ": hatched † = published, n/r = not reported" if any(r.published for r in rows) else ""
+    if intervals:
+        level = int(round(next(iter(next(iter(intervals.values())).values())).confidence * 100))
+        legend += f"; whiskers: {level}% bootstrap CI"
     ax.set(ylabel="bpm", title=f"{table.protocol}{legend}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def cd_diagram(friedman: FriedmanResult) -> Figure:
-    """Critical-difference diagram (Demšar 2006) of mean ranks with Nemenyi-based crossbars."""
-    import scikit_posthocs
+def cd_cliques(ranks: Sequence[float], cd: float) -> list[tuple[int, int]]:
+    """Maximal runs [i, j] of rank-sorted methods whose mean ranks differ by less than `cd`."""
+    found: list[tuple[int, int]] = []
+    for i in range(len(ranks)):
+        j = i
+        while j + 1 < len(ranks) and ranks[j + 1] - ranks[i] < cd:
+            j += 1
+        if j > i and (not found or j > found[-1][1]):
+            found.append((i, j))
+    return found
 
-    fig, ax = plt.subplots(figsize=(7.0, 0.6 + 0.35 * len(friedman.mean_ranks)))
-    scikit_posthocs.critical_difference_diagram(
-        friedman.mean_ranks, friedman.nemenyi, ax=ax, alpha=friedman.alpha, cd=friedman.cd,
-        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
-    )  # fmt: skip
-    fig.suptitle(
-        f"Mean rank of |error| (1 = best); CD = {friedman.cd:.2f}, n = {friedman.n}", fontsize=9, y=1.12
-    )
+
+def cd_diagram(friedman: FriedmanResult) -> Figure:
+    """Critical-difference diagram (Demšar 2006): mean ranks, one label row per method, CD cliques.
+
+    Every label has its own row (best methods on the left, worst on the right) and every clique bar
+    its own level, so nothing overlaps however close the ranks are.
+    """
+    ranks = friedman.mean_ranks.sort_values()
+    names, values = list(ranks.index), ranks.to_numpy(float)
+    k = len(values)
+    cliques = cd_cliques(values, friedman.cd)
+    left = list(range((k + 1) // 2))
+    right = list(range(k - 1, len(left) - 1, -1))  # worst first: lines do not cross
+    step, bar_step = 0.32, 0.18
+    first_row = -0.3 - bar_step * len(cliques)
+    fig, ax = plt.subplots(figsize=(7.5, 1.1 + step * max(len(left), len(right)) + bar_step * len(cliques)))
+    ax.plot([1, k], [0, 0], color="black", linewidth=1)
+    for tick in range(1, k + 1):
+        ax.plot([tick, tick], [0, 0.06], color="black", linewidth=1)
+        ax.text(tick, 0.1, str(tick), ha="center", va="bottom", fontsize=8)
+    ax.plot([1, 1 + friedman.cd], [0.45, 0.45], color="black", linewidth=2)
+    ax.text(1 + friedman.cd / 2, 0.5, f"CD = {friedman.cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for level, (i, j) in enumerate(cliques):
+        y = -0.15 - bar_step * level
+        ax.plot(
+            [values[i] - 0.03, values[j] + 0.03], [y, y], color="black", linewidth=3, solid_capstyle="round"
+        )
+    for side, members, edge, align in (("left", left, 1 - 0.4, "right"), ("right", right, k + 0.4, "left")):
+        for row, index in enumerate(members):
+            y = first_row - step * row
+            ax.plot([values[index], values[index], edge], [0, y, y], color="0.35", linewidth=0.8)
+            text = (
+                f"{names[index]} ({values[index]:.2f})"
+                if side == "left"
+                else f"({values[index]:.2f}) {names[index]}"
+            )
+            ax.text(edge + (-0.05 if side == "left" else 0.05), y, text, ha=align, va="center", fontsize=8)
+    ax.set_xlim(1 - 0.45, k + 0.45)
+    ax.set_ylim(first_row - step * max(len(left), len(right)), 0.8)
+    ax.axis("off")
+    ax.set_title(f"Mean rank of |error| (1 = best); CD = {friedman.cd:.2f} (Nemenyi, alpha {friedman.alpha}), "
+                 f"n = {friedman.n}; a bar joins methods that do not differ significantly", fontsize=8)  # fmt: skip
+    return fig
+
+
+def loss_curves(run: RunResult) -> Figure | None:
+    """Training and validation loss per epoch of each fold of a neural run (None without training.json)."""
+    from rppgbench.leaderboard.results import training_histories
+
+    histories = training_histories(run.path)
+    if not histories:
+        return None
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    for k, (fold, history) in enumerate(sorted(histories.items())):
+        colour = f"C{k % 10}"
+        epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+        for key, style in (("train_loss", "-"), ("val_loss", "--")):
+            values = [h.get(key) for h in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, [math.nan if v is None else v for v in values], style, color=colour,
+                        label=f"fold {fold} {key.split('_')[0]}")  # fmt: skip
+    ax.set(xlabel="epoch", ylabel="loss", title=f"{run.label}: training (solid) and validation (dashed) loss")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
     return fig
 
 

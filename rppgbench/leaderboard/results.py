@@ -68,9 +68,12 @@ class RunResult:
     def overall(self) -> dict[str, float]:
         """Metrics over every scored video, as metrics.json stores them (None turned into NaN)."""
         stored = self.metrics.get("overall")
-        if not stored:
-            return compute_metrics(self.ok)
-        return {k: (math.nan if v is None else v) for k, v in stored.items()}
+        values = (
+            compute_metrics(self.ok)
+            if not stored
+            else {k: (math.nan if v is None else v) for k, v in stored.items()}
+        )
+        return values | signal_quality(self.ok)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -91,6 +94,39 @@ def compute_metrics(rows: pd.DataFrame) -> dict[str, float]:
     if len(rows) == 0:
         return {"n": 0}
     return hr_metrics(rows["hr_pred"].to_numpy(float), rows["hr_ref"].to_numpy(float))
+
+
+SIGNAL_QUALITY_COLUMNS = {"snr": "snr_db", "macc": "macc"}
+"""Per-video signal-quality columns of predictions.csv, averaged over scored videos into run metrics."""
+
+
+def signal_quality(rows: pd.DataFrame) -> dict[str, float]:
+    """Mean SNR (dB) and MACC over the scored videos, for the columns a run stored."""
+    out = {}
+    for metric, column in SIGNAL_QUALITY_COLUMNS.items():
+        if column in rows.columns:
+            values = pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
+            values = values[np.isfinite(values)]
+            if values.size:
+                out[metric] = float(values.mean())
+    return out
+
+
+TRAINING_FILE = "training.json"
+
+
+def training_histories(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Per-epoch training history of each fold of a neural run (fold name -> epochs), if it has any."""
+    found = {}
+    for fold in sorted((Path(run_dir) / "folds").glob("*")):
+        for candidate in (fold / TRAINING_FILE, fold / "work" / TRAINING_FILE):
+            if candidate.is_file():
+                try:
+                    found[fold.name] = list(json.loads(candidate.read_text()).get("history", []))
+                except (json.JSONDecodeError, AttributeError):
+                    continue
+                break
+    return {fold: history for fold, history in found.items() if history}
 
 
 def _name(run: dict[str, Any], key: str, path: Path) -> str:
@@ -147,22 +183,42 @@ def load_run(path: str | Path) -> RunResult:
     )
 
 
-def leaderboards_root() -> Path:
-    """The installed `leaderboards/` folder (published rows, result folders, CI baselines)."""
-    import rppgbench_leaderboards
+LEADERBOARD_PREFIX = "leaderboard:"
+"""`leaderboard:NAME` names the packaged results `NAME` (e.g. `leaderboard:synth-5fold`)."""
 
-    return Path(rppgbench_leaderboards.__file__).parent
+
+def leaderboards_root() -> Path:
+    """The installed `leaderboards/` package data (published rows, result folders, CI baselines)."""
+    from importlib.resources import files
+
+    return Path(str(files("rppgbench_leaderboards")))
+
+
+def packaged_results(name: str) -> Path:
+    """The packaged result folder `leaderboard:NAME` refers to."""
+    return leaderboards_root() / "results" / name
 
 
 def find_run_dirs(argument: str | Path) -> list[Path]:
-    """Run directories named by `argument`: a run folder, a folder of runs, or a leaderboard name."""
-    candidate = Path(argument)
-    if not candidate.exists() and not candidate.is_absolute():
-        named = leaderboards_root() / str(argument)
-        if named.is_dir():
-            candidate = named
+    """Run directories named by `argument`: a run folder, a folder of runs, or `leaderboard:NAME`.
+
+    A path that does not exist is an error: packaged results are only used when asked for by name.
+    """
+    text = str(argument)
+    if text.startswith(LEADERBOARD_PREFIX):
+        candidate = packaged_results(text.removeprefix(LEADERBOARD_PREFIX))
+        if not candidate.is_dir():
+            known = sorted(p.name for p in (leaderboards_root() / "results").iterdir() if p.is_dir())
+            raise DataError(
+                f"{argument}: no such packaged leaderboard (packaged: {', '.join(known) or 'none'})"
+            )
+    else:
+        candidate = Path(argument)
     if not candidate.exists():
-        raise DataError(f"{argument}: no such run directory or leaderboard folder")
+        hint = ""
+        if packaged_results(candidate.name).is_dir():
+            hint = f" (packaged results of that name: {LEADERBOARD_PREFIX}{candidate.name})"
+        raise DataError(f"{argument}: no such run directory{hint}")
     if (candidate / "run.json").is_file():
         return [candidate]
     if not candidate.is_dir():

@@ -20,12 +20,16 @@ from tabulate import tabulate
 
 from rppgbench.errors import ConfigError
 from rppgbench.leaderboard.published import PublishedRow
-from rppgbench.leaderboard.results import RunResult, compute_metrics
+from rppgbench.leaderboard.results import RunResult, compute_metrics, signal_quality
 from rppgbench.metrics import METRIC_NAMES
 
-METRIC_LABELS = {"sd": "SD (bpm)", "mae": "MAE (bpm)", "rmse": "RMSE (bpm)", "mape": "MAPE (%)", "r": "r"}
+METRIC_LABELS = {"sd": "SD (bpm)", "mae": "MAE (bpm)", "rmse": "RMSE (bpm)", "mape": "MAPE (%)", "r": "r",
+                 "snr": "SNR (dB)", "macc": "MACC"}  # fmt: skip
 DEFAULT_METRICS = ("sd", "mae", "rmse", "r")
-HIGHER_IS_BETTER = frozenset(k for k, info in METRIC_NAMES.items() if info.better == "higher")
+HIGHER_IS_BETTER = frozenset(k for k, info in METRIC_NAMES.items() if info.better == "higher") | {
+    "snr",
+    "macc",
+}
 BREAKDOWN_COLUMNS = ("scenario", "source", "subject")
 DECIMALS = 2
 DAGGER = "†"
@@ -189,7 +193,7 @@ def build_breakdown(
         ok_index = set(run.ok.index)
         for group, members in frame.groupby("_group", sort=True):
             scored = members[members.index.isin(ok_index)]
-            computed = compute_metrics(scored)
+            computed = compute_metrics(scored) | signal_quality(scored)
             values = {m: float(computed[m]) if _finite(computed.get(m)) else math.nan for m in metrics}
             rows.append(
                 TableRow(
@@ -248,7 +252,10 @@ def _footnotes(table: ComparisonTable) -> list[str]:
         notes.append(
             f"{DAGGER} published result, not reproduced here: " + "; ".join(table.published_sources()) + "."
         )
-    notes.append("Best in bold, second best underlined (lowest error, highest r).")
+    highest = ", ".join(
+        ["r", *(METRIC_LABELS[m].split(" ")[0] for m in ("snr", "macc") if m in table.metrics)]
+    )
+    notes.append(f"Best in bold, second best underlined (lowest error, highest {highest}).")
     if _has_runs(table):
         notes.append("Failed: videos that could not be scored / test videos of the run.")
     return notes + table.notes

@@ -149,7 +149,7 @@ def _csv(header: list[str], rows: np.ndarray, formats: list[str]) -> bytes:
 
 def predict(
     path: Path | str,
-    method: str | Method = "pos",
+    method: str | Method | None = None,
     weights: Path | str | None = None,
     window: float = 10.0,
     step: float = 1.0,
@@ -175,7 +175,8 @@ def predict(
     """Heart rate of the face in the video at `path` with `method` (a registered name or an instance).
 
     Trained methods need `weights` (a weights file a `rppgbench run` saved as
-    `<run>/folds/<fold>/model.pt`, or a folder holding exactly one). `window`/`step`: seconds of the
+    `<run>/folds/<fold>/model.pt`, or a folder holding exactly one); without `method`, the method the
+    weights file names is used (POS when there are no weights). `window`/`step`: seconds of the
     sliding HR windows. `reference`: a CSV path (see `read_reference_csv`) or a `Reference` in seconds
     from the first frame. `size`/`enlarge` default to the training run's preprocessing for a trained
     method (when its run.json is found) and to 128 px / 1.6 otherwise. Every problem raises an
@@ -262,6 +263,10 @@ def _method(
     method: str | Method, weights: Path | str | None, params: dict[str, Any], notes: list[str]
 ) -> tuple[Method, Path | None, dict[str, Any]]:
     """The method instance, with weights loaded for a trained method, and the training preprocessing."""
+    if method is None:
+        method = weights_method(resolve_weights(Path(weights))) if weights is not None else "pos"
+        if weights is not None:
+            notes.append(f"method {method} taken from the weights file")
     if isinstance(method, Method):
         if params:
             raise ConfigError("params cannot be combined with a Method instance; configure the instance")
@@ -299,6 +304,18 @@ def _method(
             f"crop size and enlargement taken from the training run ({path.parents[2] / 'run.json'})"
         )
     return instance, path, prep
+
+
+def weights_method(path: Path) -> str:
+    """The name of the method a weights file was saved by."""
+    from rppgbench.training.neural_method import read_weights_info
+
+    try:
+        return str(read_weights_info(path)["method"])
+    except RppgbenchError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{path}: not a readable rppgbench weights file ({exc})") from exc
 
 
 def resolve_weights(path: Path) -> Path:

@@ -13,7 +13,6 @@ import click
 from tabulate import tabulate
 
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param, parse_assignments
 
 
@@ -113,7 +112,10 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
 @click.command("predict")
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option(
-    "--method", "-m", default="pos", show_default=True, help="Method name (see `rppgbench list methods`)."
+    "--method",
+    "-m",
+    default=None,
+    help="Method name (see `rppgbench list methods`); default: the method that --weights were trained with, else pos.",
 )
 @click.option(
     "--weights",
@@ -203,9 +205,3 @@ def predict_command(video, method, weights, window, step, out, assignments, hr_a
     if out is not None:
         paths = result.save(out)
         click.echo(f"\noutputs:   {', '.join(str(p) for p in paths.values())}")
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add `rppgbench predict`."""
-    cli.add_command(predict_command)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rppgbench.hookspecs import hookimpl
+from rppgbench.cli_options import workers_option
 
 
 @click.command("prepare")
@@ -20,7 +20,7 @@ from rppgbench.hookspecs import hookimpl
 )
 @click.option("--option", "-o", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option.")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Preprocessing setting.")
-@click.option("--workers", "-j", default=1, show_default=True, help="Videos prepared in parallel.")
+@workers_option
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),
@@ -102,9 +102,3 @@ def prepare_command(
     click.echo(f"cache: {(Path(cache_dir) if cache_dir else cache_root()) / 'clips'}")
     if total_failed and not total_ok:
         raise click.exceptions.Exit(1)
-
-
-@hookimpl
-def register_commands(cli: click.Group) -> None:
-    """Add `rppgbench prepare`."""
-    cli.add_command(prepare_command)

@@ -8,6 +8,7 @@ that video's `PrepResult` error (file and reason); the other videos carry on.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import time
 from collections import Counter, deque
@@ -69,12 +70,13 @@ def prepare(
     """Make sure every record has a cached clip; return each record id's result, failures included.
 
     Clips already in the cache are reused. workers > 1 prepares videos in parallel in spawned
-    processes (the loader is pickled to them); workers <= 1 works in this process. `compression`
+    processes (the loader is pickled to them); workers = 0 means one per core; 1 works in this process. `compression`
     ("none", "lzf", "gzip") only trades disk space for speed (see rppgbench.preprocess.cache).
     """
     if compression not in COMPRESSIONS:
         raise ConfigError(f"compression {compression!r} is not one of {list(COMPRESSIONS)}")
     records = list(records)
+    workers = workers if workers > 0 else os.cpu_count() or 1
     duplicates = sorted(name for name, count in Counter(r.id for r in records).items() if count > 1)
     if duplicates:
         raise ConfigError(f"dataset {loader.name!r} lists record ids more than once: {', '.join(duplicates)}")

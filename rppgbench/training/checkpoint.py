@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from rppgbench.errors import ConfigError
+from rppgbench.permissions import apply_umask
 
 
 def save_checkpoint(path: Path | str, state: dict[str, Any]) -> None:
@@ -27,6 +28,7 @@ def save_checkpoint(path: Path | str, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        apply_umask(fd)
         with os.fdopen(fd, "wb") as handle:
             torch.save(state, handle)
         os.replace(tmp, path)

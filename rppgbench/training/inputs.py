@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import torch
 
-INPUT_SCALINGS = ("clip", "paper", "ratio")
+from rppgbench.training_params import INPUT_SCALINGS
+
+__all__ = ["INPUT_SCALINGS", "scale_input"]
 
 
 def scale_input(x: torch.Tensor, scaling: str) -> torch.Tensor:

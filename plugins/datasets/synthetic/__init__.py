@@ -5,15 +5,15 @@ Registers the `synthetic` dataset loader and the `rppgbench synth` command. See 
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import click
 
 from rppgbench.hookspecs import hookimpl
+from rppgbench.lazycli import add_lazy
 
 from .loader import SyntheticDataset, cached_dataset
 from .presets import PRESETS, Preset, get_preset
-from .writer import GENERATOR_VERSION, generate
 
 __all__ = [
     "GENERATOR_VERSION",
@@ -21,24 +21,10 @@ __all__ = [
     "Preset",
     "SyntheticDataset",
     "cached_dataset",
+    "get_preset",
     "generate",
     "synth_command",
 ]
-
-
-@click.command("synth")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="New folder to write.")
-@click.option("--preset", default="synth-default", show_default=True, type=click.Choice(list(PRESETS)))
-@click.option("--seed", default=0, show_default=True, type=int, help="Generator seed.")
-@click.option("--workers", default=0, type=int, help="Processes rendering clips in parallel (0 = all cores).")
-def synth_command(out: Path, preset: str, seed: int, workers: int) -> None:
-    """Generate a synthetic rPPG dataset (videos, reference PPG, true face boxes) into OUT."""
-    chosen = get_preset(preset)
-    click.echo(
-        f"writing {preset} (seed {seed}): {chosen.n_frames} frames at {chosen.width}x{chosen.height} to {out}"
-    )
-    generate(out, chosen, seed, workers=workers or None, progress=True)
-    click.echo(f"done: {out}")
 
 
 @hookimpl
@@ -49,5 +35,22 @@ def register_datasets(register) -> None:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """Add `rppgbench synth`."""
-    cli.add_command(synth_command)
+    """Add `rppgbench synth` (loaded when it runs)."""
+    add_lazy(cli, "synth", "rppgbench_plugins.datasets.synthetic.command:synth_command", SYNTH_HELP)
+
+
+SYNTH_HELP = "Generate a synthetic rPPG dataset (videos, reference PPG, true face boxes) into OUT."
+_LAZY = {
+    "GENERATOR_VERSION": ".writer",
+    "generate": ".writer",
+    "synth_command": ".command",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The generator and the `synth` command, imported on first use (they need OpenCV)."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

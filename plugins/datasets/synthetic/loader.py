@@ -8,7 +8,6 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from rppgbench.data import Record, Reference
 from rppgbench.dataset import DatasetLoader
@@ -18,28 +17,51 @@ from rppgbench.paths import cache_root
 from rppgbench.video import FrameSource, VideoFile
 
 from .presets import PRESETS, get_preset
-from .writer import GENERATOR_VERSION, generate
 
 
 def cached_dataset(preset: str, seed: int) -> Path:
     """The cached tree of `preset` and `seed`, generated on first use (atomically) and reused afterwards."""
+    from . import writer  # OpenCV and the renderer load only here
+
     folder = cache_root() / "synthetic" / f"{preset}-seed{seed}"
     meta = folder / "meta.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("generator_version") == GENERATOR_VERSION:
+    if meta.is_file() and json.loads(meta.read_text()).get("generator_version") == writer.GENERATOR_VERSION:
         return folder
     if folder.exists():  # written by another generator version: replace it
         shutil.rmtree(folder)
+    chosen = get_preset(preset)
+    stored = (
+        f"about {chosen.approx_bytes / 1e6:.0f} MB"
+        if chosen.codec not in writer.LOSSLESS_CODECS
+        else "frames rendered when read, no video files"
+    )
+    _say(
+        f"generating the embedded synthetic dataset {preset} (seed {seed}): {chosen.n_videos} videos "
+        f"({stored}), into {folder} (once; later runs reuse it)"
+    )
+    videos = chosen.codec not in writer.LOSSLESS_CODECS  # lossless: frames are rendered when read
     try:
-        generate(folder, get_preset(preset), seed, progress=True)
+        writer.generate(folder, chosen, seed, progress=True, videos=videos)
     except (DataError, OSError):
         if not (folder / "meta.json").is_file():  # lost a race with another process: use its tree
             raise
+    written = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    _say(f"synthetic dataset ready: {written / 1e6:.0f} MB in {folder}")
     return folder
 
 
+def _say(text: str) -> None:
+    """A one-line notice on standard error (kept out of tables printed on standard output)."""
+    import sys
+
+    print(f"rppgbench: {text}", file=sys.stderr, flush=True)
+
+
 @cache
-def _read_frames_table(path: Path) -> pd.DataFrame:
+def _read_frames_table(path: Path):  # noqa: ANN202 - a pandas DataFrame
     try:
+        import pandas as pd
+
         table = pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read the frame table ({exc})") from exc
@@ -81,7 +103,7 @@ class SyntheticDataset(DatasetLoader):
         for clip in self.meta.get("clips", []):
             folder = self.folder / clip["subject"] / clip["scenario_id"]
             video = folder / "video.avi"
-            if not video.is_file():
+            if self.meta.get("videos", True) and not video.is_file():
                 raise DataError(f"{video}: listed in {self.folder / 'meta.json'} but missing")
             out.append(
                 Record(
@@ -109,12 +131,22 @@ class SyntheticDataset(DatasetLoader):
         return sorted(out, key=lambda r: (r.subject, r.session))
 
     def open_frames(self, record: Record) -> FrameSource:
-        """The clip's video, decoded by OpenCV like any real dataset's, with its stored timestamps."""
+        """The clip's video, decoded by OpenCV like any real dataset's, with its stored timestamps.
+
+        A tree written without videos (the embedded cache) renders the clip's frames instead: the very
+        frames its lossless video would decode to.
+        """
         times = self.frame_timestamps(record, int(record.meta.get("n_frames", 0)) or None, record.fps or 30.0)
+        if not self.meta.get("videos", True):
+            from .writer import rendered_frames
+
+            return rendered_frames(self.meta, record.subject, record.scenario, times)
         return VideoFile(record.location, fps=record.fps, timestamps=times)
 
     def load_reference(self, record: Record) -> Reference:
         """The 60 Hz reference PPG with its own timestamps (seconds on the video's clock)."""
+        import pandas as pd
+
         path = record.files["ppg"]
         try:
             table = pd.read_csv(path)

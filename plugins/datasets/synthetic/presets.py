@@ -36,7 +36,19 @@ class Preset:
         """Frames in the whole dataset."""
         return int(round(self.duration_s * self.fps)) * self.n_subjects * len(self.scenarios)
 
+    @property
+    def n_videos(self) -> int:
+        """Clips in the whole dataset."""
+        return self.n_subjects * len(self.scenarios)
 
+    @property
+    def approx_bytes(self) -> int:
+        """Rough size on disk: raw frame bytes times the codec's typical ratio on these videos."""
+        return int(self.n_frames * self.width * self.height * 3 * CODEC_RATIO.get(self.codec, 1.0))
+
+
+CODEC_RATIO = {"HFYU": 0.38, "FFV1": 0.25, "MJPG": 0.07}
+"""Compressed / raw size of the noisy synthetic videos, per codec (HFYU measured on synth-default)."""
 ALL_SCENARIOS = tuple(SCENARIOS)
 PRESETS: dict[str, Preset] = {
     p.name: p

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +27,8 @@ import cv2
 import numpy as np
 
 from rppgbench.errors import DataError
+from rppgbench.permissions import apply_umask
+from rppgbench.video import FrameSource
 
 from .faces import Identity
 from .presets import Preset
@@ -87,16 +90,21 @@ def _open_writer(path: Path, codec: str, fps: float, size: tuple[int, int]) -> c
     return writer
 
 
-def write_clip(spec: ClipSpec, folder: Path, codec: str = "HFYU") -> dict:
-    """Render one clip into `folder` (video, reference, frame table, clip.json); returns its summary."""
+def write_clip(spec: ClipSpec, folder: Path, codec: str = "HFYU", video: bool = True) -> dict:
+    """Render one clip into `folder` (video, reference, frame table, clip.json); returns its summary.
+
+    With `video=False` the frames are not rendered here: readers render them from the spec when
+    they need them (`rendered_frames`), which gives the very frames a lossless video would hold.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     clip = render_clip(spec)
-    writer = _open_writer(folder / "video.avi", codec, spec.fps, (spec.width, spec.height))
-    try:
-        for frame in clip.frames():
-            writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    finally:
-        writer.release()
+    if video:
+        writer = _open_writer(folder / "video.avi", codec, spec.fps, (spec.width, spec.height))
+        try:
+            for frame in clip.frames():
+                writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        finally:
+            writer.release()
     with open(folder / "ppg.csv", "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["time_s", "ppg"])
@@ -122,28 +130,47 @@ def write_clip(spec: ClipSpec, folder: Path, codec: str = "HFYU") -> dict:
     return summary
 
 
-def _write_job(args: tuple[ClipSpec, str, str]) -> dict:
-    spec, folder, codec = args
+LOSSLESS_CODECS = ("HFYU", "FFV1")
+"""Codecs whose decoded frames equal the rendered ones, so a tree can skip its videos (`videos=False`)."""
+
+
+def _write_job(args: tuple[ClipSpec, str, str, bool]) -> dict:
+    spec, folder, codec, video = args
     cv2.setNumThreads(1)
-    return write_clip(spec, Path(folder), codec)
+    return write_clip(spec, Path(folder), codec, video)
 
 
 def generate(
-    out: Path, preset: Preset, seed: int = 0, workers: int | None = None, progress: bool = False
+    out: Path,
+    preset: Preset,
+    seed: int = 0,
+    workers: int | None = None,
+    progress: bool = False,
+    videos: bool = True,
 ) -> Path:
     """Write the whole dataset of `preset` and `seed` to `out` (atomically: temp folder, then rename).
 
     `out` must not exist yet (or be an empty folder). Frames are streamed, so memory does not grow with
     the dataset; clips are rendered in parallel by `workers` processes (default: all cores).
+    `videos=False` (lossless presets only) writes references, frame tables and metadata but no
+    video files: the loader renders each clip's frames when they are read (`rendered_frames`).
     """
+    if not videos and preset.codec not in LOSSLESS_CODECS:
+        raise DataError(f"preset {preset.name!r} is stored as {preset.codec} (lossy): it needs its videos")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out}: folder exists and is not empty; choose a new folder or delete it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    apply_umask(tmp, directory=True)  # mkdtemp makes a private folder; the dataset is renamed from it
     try:
         jobs = [
-            (clip_spec(preset, seed, s, scen), str(tmp / subject_name(s) / SCENARIOS[scen].id), preset.codec)
+            (
+                clip_spec(preset, seed, s, scen),
+                str(tmp / subject_name(s) / SCENARIOS[scen].id),
+                preset.codec,
+                videos,
+            )
             for s in range(preset.n_subjects)
             for scen in preset.scenarios
         ]
@@ -160,6 +187,7 @@ def generate(
             "preset": asdict(preset),
             "seed": seed,
             "codec": preset.codec,
+            "videos": videos,
             "subjects": [subject_name(s) for s in range(preset.n_subjects)],
             "scenarios": {SCENARIOS[s].id: SCENARIOS[s].name for s in preset.scenarios},
             "clips": summaries,
@@ -180,3 +208,27 @@ def _progress(items, enabled: bool, total: int | None = None):
     from tqdm import tqdm
 
     return tqdm(items, total=total, desc="synthetic clips", unit="clip")
+
+
+class RenderedFrames(FrameSource):
+    """The frames of one clip of a tree written with `videos=False`, rendered as they are read."""
+
+    def __init__(self, spec: ClipSpec, timestamps: np.ndarray | None = None) -> None:
+        self.spec = spec
+        self.fps = float(spec.fps)
+        self.timestamps = timestamps
+
+    def frame_count(self) -> int | None:
+        return int(round(self.spec.duration_s * self.spec.fps))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        cv2.setNumThreads(1)
+        return render_clip(self.spec).frames()
+
+
+def rendered_frames(meta: dict, subject: str, scenario: str, timestamps: np.ndarray | None) -> RenderedFrames:
+    """The frame source of clip (`subject`, `scenario` name) of a tree whose meta.json is `meta`."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["preset"].items()}
+    preset = Preset(**fields)
+    index = meta["subjects"].index(subject)
+    return RenderedFrames(clip_spec(preset, int(meta["seed"]), index, scenario), timestamps)

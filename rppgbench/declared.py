@@ -1,0 +1,78 @@
+"""Declared methods: what a method is called, says and accepts, known before its code is imported.
+
+A plugin whose method needs heavy imports (PyTorch, model code) registers a `MethodDeclaration`
+instead of the class. Listing, `--help`, `show` and parameter checks read the declaration; the class
+is imported when the method runs (`load`). The class names its declaration
+(`class PhysNet(NeuralMethod, declaration=PHYSNET)`), so name, description, training flag and
+parameters are written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+from rppgbench.errors import ConfigError
+from rppgbench.params import Param
+
+
+@dataclass(frozen=True)
+class MethodDeclaration:
+    """A method's name, description, training flag and parameters, plus where its class lives."""
+
+    name: str
+    target: str
+    """`package.module:Class`, imported by `load`."""
+    description: str = ""
+    trains: bool = False
+    params: tuple[Param, ...] = ()
+    checks: tuple[Callable[[str, Mapping[str, Any]], None], ...] = ()
+    """Constraints between or on resolved parameters; each raises ConfigError naming the value to use."""
+
+    def check(self, config: Mapping[str, Any]) -> None:
+        """Raise ConfigError when the resolved parameters break a declared constraint."""
+        for check in self.checks:
+            check(self.name, config)
+
+    def load(self) -> type:
+        """Import and return the method class (it must carry this declaration's name)."""
+        module_name, _, attr = self.target.partition(":")
+        cls: Any = getattr(import_module(module_name), attr)
+        if getattr(cls, "name", None) != self.name:
+            raise ConfigError(
+                f"{self.target} is method {getattr(cls, 'name', None)!r}, declared {self.name!r}"
+            )
+        return cls
+
+
+def is_declaration(obj: object) -> bool:
+    """True for a declaration (not yet imported), False for a method class."""
+    return isinstance(obj, MethodDeclaration)
+
+
+def multiple_of(key: str, k: int) -> Callable[[str, Mapping[str, Any]], None]:
+    """Constraint: parameter `key` is a positive multiple of `k` (the error names the nearest one)."""
+
+    def check(method: str, config: Mapping[str, Any]) -> None:
+        value = int(config[key])
+        if value <= 0 or value % k:
+            use = max(k, int(round(value / k)) * k)
+            raise ConfigError(f"{method} {key}={value} must be a positive multiple of {k}; use {key}={use}")
+
+    check.__doc__ = f"{key} is a positive multiple of {k}"
+    return check
+
+
+def within(key: str, low: float, high: float) -> Callable[[str, Mapping[str, Any]], None]:
+    """Constraint: parameter `key` lies in [low, high] (the error names the nearest allowed value)."""
+
+    def check(method: str, config: Mapping[str, Any]) -> None:
+        value = float(config[key])
+        if not low <= value <= high:
+            use = min(max(value, low), high)
+            raise ConfigError(f"{method} {key}={value:g} must lie in [{low:g}, {high:g}]; use {key}={use:g}")
+
+    check.__doc__ = f"{key} lies in [{low:g}, {high:g}]"
+    return check

@@ -1,0 +1,144 @@
+"""Per-video rPPG signals and window-level HRs of a run: what `rescore` needs instead of the method.
+
+Each fold folder holds, next to `predictions.csv`:
+- `signals.npz` (compressed): for every scored test video, the method's signal of each evaluated
+  window with its frame timestamps, the frame rate, and the reference (kind, values, times);
+- `windows.parquet` (or `windows.csv`): one row per video and window: `video_id, fold, window,
+  start_s, stop_s, hr_pred, hr_ref, snr_db, macc`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rppgbench.data import Reference
+from rppgbench.errors import DataError
+
+SIGNALS_FILE = "signals.npz"
+WINDOW_FORMATS = ("parquet", "csv")
+WINDOW_COLUMNS = ["video_id", "fold", "window", "start_s", "stop_s", "hr_pred", "hr_ref", "snr_db", "macc"]
+
+
+@dataclass
+class VideoSignals:
+    """One test video's stored signals: per window, the method's output and the frame timestamps."""
+
+    video_id: str
+    fps: float
+    signals: list[np.ndarray]
+    times: list[np.ndarray]
+    reference: Reference | None
+
+
+def write_signals(path: Path, videos: Sequence[VideoSignals]) -> None:
+    """Write the videos' signals into one compressed `.npz` (atomically)."""
+    from rppgbench.store import atomic_write_bytes
+
+    arrays: dict[str, np.ndarray] = {}
+    index = []
+    for i, video in enumerate(videos):
+        ref = video.reference
+        index.append({"video_id": video.video_id, "fps": video.fps, "n_windows": len(video.signals),
+                      "reference": ref.kind if ref is not None else None})  # fmt: skip
+        for w, (signal, times) in enumerate(zip(video.signals, video.times, strict=True)):
+            arrays[f"v{i}_w{w}_signal"] = np.asarray(signal, dtype=np.float64)
+            arrays[f"v{i}_w{w}_times"] = np.asarray(times, dtype=np.float64)
+        if ref is not None:
+            arrays[f"v{i}_ref_values"] = np.asarray(ref.values, dtype=np.float64)
+            arrays[f"v{i}_ref_times"] = np.asarray(ref.times, dtype=np.float64)
+    arrays["index"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_signals(path: Path) -> list[VideoSignals]:
+    """Read a file written by `write_signals`; DataError names the file when it is missing or broken."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no stored signals (a run from before signals were kept cannot be rescored)")
+    try:
+        with np.load(path) as data:
+            index = json.loads(bytes(data["index"]).decode())
+            videos = []
+            for i, entry in enumerate(index):
+                n = int(entry["n_windows"])
+                reference = None
+                if entry["reference"] is not None:
+                    reference = Reference(entry["reference"], data[f"v{i}_ref_values"],
+                                          data[f"v{i}_ref_times"])  # fmt: skip
+                videos.append(VideoSignals(
+                    entry["video_id"], float(entry["fps"]),
+                    [data[f"v{i}_w{w}_signal"] for w in range(n)], [data[f"v{i}_w{w}_times"] for w in range(n)],
+                    reference,
+                ))  # fmt: skip
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path}: cannot read stored signals ({exc})") from exc
+    return videos
+
+
+def window_file(fold_dir: Path, fmt: str = "parquet") -> Path:
+    """Path of a fold's window table in format `fmt`."""
+    return Path(fold_dir) / f"windows.{fmt}"
+
+
+def write_windows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write window rows as Parquet or CSV, by the file's suffix (atomically)."""
+    import pandas as pd
+
+    from rppgbench.store import atomic_write_bytes
+
+    frame = pd.DataFrame(list(rows), columns=WINDOW_COLUMNS)
+    frame["window"] = frame["window"].astype("int64")
+    if path.suffix == ".csv":
+        atomic_write_bytes(path, frame.to_csv(index=False, float_format="%.4f").encode())
+        return
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_windows(path: Path):  # noqa: ANN201 - a pandas DataFrame
+    """Read a window table written by `write_windows` (Parquet or CSV)."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype={"video_id": str, "fold": str})
+    return pd.read_parquet(path)
+
+
+def find_window_file(fold_dir: Path) -> Path | None:
+    """The fold's window table, whichever format it was written in."""
+    for fmt in WINDOW_FORMATS:
+        candidate = window_file(fold_dir, fmt)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def window_rows(video_id: str, fold: str, estimate: Any) -> list[dict[str, Any]]:
+    """The window-table rows of one video's `VideoEstimate`."""
+    return [
+        {"video_id": video_id, "fold": fold, "window": i, "start_s": span[0], "stop_s": span[1],
+         "hr_pred": pred, "hr_ref": ref, "snr_db": snr, "macc": m}
+        for i, (span, pred, ref, snr, m) in enumerate(zip(
+            estimate.window_spans, estimate.window_hr_pred, estimate.window_hr_ref, estimate.window_snr_db,
+            estimate.window_macc, strict=True,
+        ))
+    ]  # fmt: skip
+
+
+def combine_windows(fold_dirs: Iterable[Path], out: Path) -> None:
+    """Concatenate the folds' window tables into `out` (the run's table; format by its suffix)."""
+    import pandas as pd
+
+    frames = [read_windows(found) for d in fold_dirs if (found := find_window_file(d)) is not None]
+    rows = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
+    write_windows(out, rows)
