@@ -34,3 +34,14 @@ class DataError(RppgbenchError):
 
 class SignalError(RppgbenchError, ValueError):
     """A signal cannot be processed (too short, constant, NaN, ...)."""
+
+
+class StorageError(RppgbenchError):
+    """A folder or file cannot be written or read back (permission, read-only, full disk); names the path."""
+
+    @classmethod
+    def from_os(cls, path: object, exc: OSError, doing: str = "cannot write") -> StorageError:
+        """One line naming `path` (or the file the OS names) and the operating system's reason."""
+        where = exc.filename or path
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return cls(f"{where}: {doing} ({reason})")

@@ -25,7 +25,9 @@ PREDICTION_COLUMNS = [
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     try:
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(handle, "wb") as out:

@@ -7,6 +7,7 @@ that video's `PrepResult` error (file and reason); the other videos carry on.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import pickle
 import time
@@ -25,13 +26,15 @@ from tqdm import tqdm
 
 from rppgbench.data import Record, Reference
 from rppgbench.dataset import DatasetLoader
-from rppgbench.errors import ConfigError, DataError
+from rppgbench.errors import ConfigError, DataError, StorageError
+from rppgbench.integrity import clean_stale_temporaries
 from rppgbench.preprocess.cache import (
     COMPRESSIONS,
     DEFAULT_COMPRESSION,
     ClipWriter,
     cache_path,
     record_to_dict,
+    verify_clip,
 )
 from rppgbench.preprocess.config import PreprocessConfig
 from rppgbench.preprocess.crop import FaceTracker, crop_resize
@@ -41,6 +44,7 @@ from rppgbench.preprocess.face import Box, FaceDetector
 REFERENCE_RATE_LIMITS = {"ppg": (10.0, 10_000.0), "ecg": (50.0, 10_000.0), "hr": (0.05, 1_000.0)}
 # How far (s) the reference may stop short of the frames at either end, beyond two of its own samples.
 REFERENCE_SLACK_S = 0.5
+log = logging.getLogger("rppgbench.preprocess")
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,16 @@ def prepare(
         raise ConfigError(f"dataset {loader.name!r} lists record ids more than once: {', '.join(duplicates)}")
     results: dict[str, PrepResult] = {}
     jobs: list[tuple[Record, Path]] = []
+    cleaned: set[Path] = set()
     for record in records:
         path = cache_path(loader, record, config, cache_root)
-        cached = _cached_length(path) if path.is_file() else None
+        if path.parent not in cleaned:  # temporary files of killed writers
+            cleaned.add(path.parent)
+            clean_stale_temporaries(path.parent)
+        cached = _verified_length(path, record) if path.is_file() else None
         if cached is not None:
             results[record.id] = PrepResult(record.id, True, path, reused=True, n_frames=cached)
-        else:  # not there, or unreadable (e.g. a damaged disk): prepared again and replaced
+        else:  # not there, or damaged: prepared again and replaced
             jobs.append((record, path))
     with tqdm(
         total=len(records),
@@ -119,13 +127,15 @@ def prepare(
     return {record.id: results[record.id] for record in records}
 
 
-def _cached_length(path: Path) -> int | None:
-    """Frames in a cached clip, or None if the file cannot be read as one."""
-    try:
+def _verified_length(path: Path, record: Record) -> int | None:
+    """Frames in an intact cached clip; None (with a warning naming the file and the fault) if damaged."""
+    problem = verify_clip(path)
+    if problem is None:
         with h5py.File(path, "r") as f:
-            return int(f["frames"].shape[0]) if "timestamps" in f else None
-    except (OSError, KeyError):
-        return None
+            return int(f["frames"].shape[0])
+    message = f"{path}: cached clip of {record.id} is damaged ({problem}); preparing it again"
+    log.warning(message)
+    return None
 
 
 def _check_picklable(loader: DatasetLoader) -> None:
@@ -167,6 +177,8 @@ def _run_pool(
                     record, path = inflight.pop(future)
                     try:
                         done(future.result())
+                    except StorageError:
+                        raise
                     except BrokenProcessPool:
                         suspects.append((record, path))
                     except Exception as exc:  # e.g. a result that could not be sent back
@@ -199,6 +211,8 @@ def _run_alone(
     with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as pool:
         try:
             return pool.submit(prepare_record, loader, record, config, path, compression).result()
+        except StorageError:
+            raise
         except BrokenProcessPool:
             return _failure(record, "the worker process preparing this video died (crash or out of memory)")
         except Exception as exc:
@@ -216,10 +230,15 @@ def prepare_record(
     path: Path,
     compression: str = DEFAULT_COMPRESSION,
 ) -> PrepResult:
-    """Prepare one record into `path`; any problem becomes an error result, never an exception."""
+    """Prepare one record into `path`; any problem of the video becomes an error result.
+
+    A cache that cannot be written (StorageError) is not the video's fault: it stops the whole job.
+    """
     start = time.perf_counter()
     try:
         n_frames = _prepare(loader, record, config, Path(path), compression)
+    except StorageError:
+        raise
     except DataError as exc:
         message = str(exc)
         if str(record.location) not in message and not message.startswith("/"):
