@@ -29,6 +29,13 @@ class RppgbenchGroup(click.Group):
         except RppgbenchError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # a fault of the machine (permissions, full disk): one line, never a traceback
+            where = exc.filename or "a file"
+            click.echo(f"Error: {where}: {exc.strerror or exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM; run.json already says `interrupted`
+            click.echo("Interrupted: run the same command again to resume.", err=True)
+            ctx.exit(getattr(exc, "exit_code", 130))
 
 
 @click.group(cls=RppgbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,6 +173,10 @@ def _print_summary(folder: Path) -> bool:
         click.echo(f"failed: {failure['video_id']}: {failure['error']}")
     for fold, error in metrics.get("failed_folds", {}).items():
         click.echo(f"FOLD {fold} FAILED: {error}", err=True)
+    if "accounting" in metrics:
+        from rppgbench.accounting import describe
+
+        click.echo(f"videos: {describe(metrics['accounting'])}")
     click.echo(f"results: {folder}")
     return not metrics.get("failed_folds")
 

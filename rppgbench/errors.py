@@ -32,6 +32,12 @@ class DataError(RppgbenchError):
     """A dataset file is missing or malformed; the message names the file and the problem."""
 
 
+class DamagedRunError(DataError):
+    """A run folder that is incomplete, interrupted or altered; its numbers must not be used."""
+
+    exit_code = 2
+
+
 class SignalError(RppgbenchError, ValueError):
     """A signal cannot be processed (too short, constant, NaN, ...)."""
 
@@ -41,7 +47,6 @@ class StorageError(RppgbenchError):
 
     @classmethod
     def from_os(cls, path: object, exc: OSError, doing: str = "cannot write") -> StorageError:
-        """One line naming `path` (or the file the OS names) and the operating system's reason."""
-        where = exc.filename or path
+        """One line naming `path` and the operating system's reason."""
         reason = exc.strerror or str(exc) or type(exc).__name__
-        return cls(f"{where}: {doing} ({reason})")
+        return cls(f"{path}: {doing} ({reason})")

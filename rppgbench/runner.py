@@ -7,6 +7,9 @@ fails is recorded with its reason and the run goes on.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import time
 import traceback
 from collections.abc import Mapping
@@ -18,15 +21,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rppgbench import provenance
+from rppgbench.accounting import account
 from rppgbench.data import Record
 from rppgbench.dataset import DatasetLoader
-from rppgbench.errors import ConfigError, RppgbenchError
+from rppgbench.errors import ConfigError, RppgbenchError, UnknownNameError
 from rppgbench.evaluation import evaluate_video
 from rppgbench.executors import Executor, Job, JobOutcome, LocalExecutor
+from rppgbench.lifecycle import terminate_as_interrupt
 from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
-from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
+from rppgbench.protocol import Fold, Protocol, check_preprocess, excluded_records, load_protocol, make_folds
+from rppgbench.run_verify import file_checksums
 from rppgbench.store import read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
 
@@ -63,6 +69,8 @@ class RunPlan:
     records: dict[str, list[Record]]
     folds: list[Fold]
     out: Path
+    excluded: list[Record] = field(default_factory=list)  # records the split file excludes
+    not_selected: list[Record] = field(default_factory=list)  # test records of folds left out by --fold
 
     def fold_dir(self, fold: Fold) -> Path:
         """Folder of one fold's files."""
@@ -84,24 +92,39 @@ def resolve_root(data_roots: Mapping[str, Path], role: str, dataset: str) -> Pat
 def plan_run(options: RunOptions) -> RunPlan:
     """Resolve names, check the configuration against an existing run folder, and split into folds."""
     protocol = load_protocol(options.protocol, options.split_file)
+    check_preprocess(protocol)
     plugins = registry()
     method_class = plugins.method(options.method)
     method_config = method_class(**options.params).config  # validates parameters before any work
-    loaders = {
-        role: plugins.dataset(spec.name)(resolve_root(options.data_roots, role, spec.name), **spec.options)
-        for role, spec in protocol.datasets.items()
-    }
+    loaders = {role: _loader(protocol, role, options) for role in protocol.datasets}
     records = {role: loader.records() for role, loader in loaders.items()}
     folds = make_folds(protocol, records)
+    excluded = excluded_records(protocol, records)
+    not_selected: list[Record] = []
     if options.folds:
         unknown = sorted(set(options.folds) - {f.name for f in folds})
         if unknown:
             raise ConfigError(f"unknown fold(s) {unknown}; this protocol has {[f.name for f in folds]}")
+        not_selected = [r for f in folds if f.name not in options.folds for r in f.test]
         folds = [f for f in folds if f.name in options.folds]
     out = options.out or RESULTS_ROOT / protocol.name / options.method
-    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out))
+    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out),
+                   excluded, not_selected)  # fmt: skip
     _check_resumable(plan)
     return plan
+
+
+def _loader(protocol: Protocol, role: str, options: RunOptions) -> DatasetLoader:
+    """The dataset loader of one role; a wrong name or option names the protocol file and table."""
+    spec = protocol.datasets[role]
+    table = "[dataset]" if role == "data" else f"[split.{role}]"
+    try:
+        cls = registry().dataset(spec.name)
+        return cls(resolve_root(options.data_roots, role, spec.name), **spec.options)
+    except (ConfigError, UnknownNameError) as exc:
+        if "--data-root" in str(exc):
+            raise
+        raise ConfigError(f"{protocol.source or protocol.name}: {table} {exc}") from exc
 
 
 def run_config(plan: RunPlan) -> dict[str, Any]:
@@ -157,9 +180,24 @@ def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[J
     main = distributed.is_main_process()  # under torchrun only rank 0 writes the run's files
     started = provenance.now_iso()
     pending = {plan.out: [fold for fold in plan.folds if not plan.fold_done(fold)] for plan in plans}
-    for plan in plans:
-        if main:
+    if main:
+        for plan in plans:
             write_run_manifest(plan, status="running", started=started)
+    try:
+        with terminate_as_interrupt():
+            return _execute(plans, executor, pending, started, main)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a full disk: run.json must not say `running`
+        if main:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            for plan in plans:
+                with contextlib.suppress(Exception):
+                    write_run_manifest(plan, status=status, started=started, error=str(exc))
+        raise
+
+
+def _execute(
+    plans: list[RunPlan], executor: Executor, pending: dict[Path, list[Fold]], started: str, main: bool
+) -> dict[Path, list[JobOutcome]]:
     prepared = _prepare_all(plans, pending, executor)
     jobs, owners = [], []
     for plan in plans:
@@ -246,10 +284,18 @@ def prepare_one(loader: DatasetLoader, record: Record, config: Any, cache_root: 
     return prepare(loader, [record], config, cache_root, workers=1, progress=False)[record.id]
 
 
-def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
-    """Write run.json: configuration, provenance and status."""
+def write_run_manifest(plan: RunPlan, status: str, started: str, error: str | None = None) -> None:
+    """Write run.json: configuration, provenance, status, the writing process and, once finished, checksums.
+
+    `pid` and `host` let a reader tell a live `running` run from one killed without notice.
+    """
+    finished = status in ("complete", "incomplete")
     write_json(plan.out / "run.json", {
         "status": status,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        **({"error": error} if error else {}),
+        **({"checksums": file_checksums(plan.out)} if finished else {}),
         "config": _normalised(run_config(plan)),
         "method": plan.method_class.name,
         "protocol": plan.protocol.name,
@@ -311,6 +357,8 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
             reason = (
                 str(exc) if isinstance(exc, RppgbenchError | ValueError) else traceback.format_exc(limit=3)
             )
+            if str(record.location) not in reason and str(result.path) not in reason:
+                reason = f"{record.location}: {reason}"  # every reason names the file
             rows.append(_failed(record, fold, f"{type(exc).__name__}: {reason}".strip()))
             continue
         rows.append(_row(
@@ -361,10 +409,15 @@ def aggregate(plan: RunPlan) -> dict[str, Any]:
     }
     frames = [read_predictions(plan.fold_dir(f) / "predictions.csv") for f in done]
     rows = [row for frame in frames for row in frame.to_dict("records")]
+    for fold in plan.folds:  # the test videos of a fold that failed as a whole are failed videos
+        if fold.name in failed_folds:
+            reason = f"fold {fold.name} failed: {failed_folds[fold.name].strip().splitlines()[-1]}"
+            rows += [_failed(record, fold, reason) for record in fold.test]
     write_predictions(plan.out / "predictions.csv", rows)
     per_fold = {f.name: read_json(plan.fold_dir(f) / "metrics.json")["metrics"] for f in done}
     summary = summarise(rows)
     result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary, "failed_folds": failed_folds,
               "hr_estimator": plan.protocol.hr_config().to_dict()}  # fmt: skip
+    result["accounting"] = account(plan, rows)
     write_json(plan.out / "metrics.json", result)
     return result

@@ -6,6 +6,7 @@ leaves a half-written file that looks finished. Layout: docs/architecture.md, "R
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rppgbench.errors import StorageError
+
 PREDICTION_COLUMNS = [
     "video_id", "dataset", "subject", "session", "scenario", "source", "fold", "status", "error",
     "hr_pred", "hr_ref", "abs_error", "snr_db", "n_windows", "window_hr_pred", "window_hr_ref",
@@ -23,11 +26,18 @@ PREDICTION_COLUMNS = [
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-    )
+    """Write `data` to `path` via a temporary file in the same folder and an atomic rename.
+
+    An OS error (no permission, read-only or full disk) becomes a StorageError naming the path.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+        )
+    except OSError as exc:
+        raise StorageError.from_os(path.parent, exc, "cannot write results here") from exc
     try:
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(handle, "wb") as out:
@@ -35,8 +45,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError.from_os(path, exc, "cannot write") from exc
         raise
 
 
