@@ -51,6 +51,24 @@ def evaluation_windows(n_frames: int, fps: float, spec: WindowingSpec) -> list[t
     return [(start, start + length) for start in range(0, n_frames - length + 1, step)]
 
 
+def uniform_signal(
+    signal: np.ndarray, times: np.ndarray, tolerance: float = 1e-3
+) -> tuple[np.ndarray, float]:
+    """The signal on a uniform time grid and its rate; resampled (linearly) only if the frames are not.
+
+    Spectral HR estimation assumes equally spaced samples: a variable-frame-rate clip read at its mean
+    rate would move the spectral peak, so its samples are first put on the grid they were taken near.
+    """
+    n = len(times)
+    if n < 2 or times[-1] <= times[0]:
+        raise SignalError("a window needs at least two frames with increasing timestamps")
+    rate = (n - 1) / float(times[-1] - times[0])
+    grid = times[0] + np.arange(n) / rate
+    if np.max(np.abs(times - grid)) <= tolerance / rate:
+        return signal, rate
+    return np.interp(grid, times, signal), rate
+
+
 def evaluate_video(method: Method, clip: Clip, spec: WindowingSpec, hr_config: HRConfig) -> VideoEstimate:
     """Run `method` on each protocol window of `clip` and estimate predicted and reference HR."""
     if clip.reference is None:
@@ -64,9 +82,10 @@ def evaluate_video(method: Method, clip: Clip, spec: WindowingSpec, hr_config: H
             raise SignalError(
                 f"method {method.name!r} returned shape {signal.shape} for a window of {stop - start} frames"
             )
+        signal, rate = uniform_signal(signal, np.asarray(clip.timestamps[start:stop], dtype=np.float64))
         t0 = float(clip.timestamps[start])
-        t1 = float(clip.timestamps[stop - 1]) + 1.0 / fps
-        preds.append(estimate_hr(signal, fps, hr_config))
+        t1 = float(clip.timestamps[stop - 1]) + 1.0 / rate
+        preds.append(estimate_hr(signal, rate, hr_config))
         refs.append(reference_hr(clip.reference, t0, t1, hr_config))
-        snrs.append(snr_db(signal, fps, refs[-1], hr_config))
+        snrs.append(snr_db(signal, rate, refs[-1], hr_config))
     return VideoEstimate(float(np.mean(preds)), float(np.mean(refs)), float(np.mean(snrs)), preds, refs)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import av
 import cv2
 import numpy as np
 
@@ -16,6 +18,7 @@ class FrameSource:
 
     fps: float
     timestamps: np.ndarray | None = None
+    problem: str | None = None  # why no timestamps could be settled after decoding, if so
 
     def __iter__(self) -> Iterator[np.ndarray]:
         raise NotImplementedError
@@ -25,42 +28,100 @@ class FrameSource:
         return None
 
 
+MIN_FPS, MAX_FPS = 1.0, 1000.0
+"""Frame rates outside this range are absurd for face video: the header or the timestamps are wrong."""
+
+
+def plausible_rate(rate: float | None) -> bool:
+    """True for a finite frame rate within [MIN_FPS, MAX_FPS]."""
+    return rate is not None and np.isfinite(rate) and MIN_FPS <= rate <= MAX_FPS
+
+
+def _rate(value: Any) -> float | None:
+    try:
+        rate = float(value) if value is not None else None
+    except (ZeroDivisionError, TypeError, ValueError):
+        return None
+    return rate if rate and np.isfinite(rate) and rate > 0 else None
+
+
 class VideoFile(FrameSource):
-    """A video file decoded by OpenCV; raises DataError naming the file if it cannot be decoded."""
+    """A video file decoded by PyAV (FFmpeg); frame times come from the container, not the header rate.
+
+    Timestamps, in order of precedence: `timestamps` given by the loader (e.g. VIPL's time.txt); the
+    uniform grid of an `fps` the loader knows better than the header; the presentation times stored in
+    the container (constant or variable frame rate); the header's rate. After decoding, `timestamps`
+    holds the times of the decoded frames; with none of these usable, a DataError names the file.
+    """
 
     def __init__(self, path: Path, fps: float | None = None, timestamps: np.ndarray | None = None):
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"{self.path}: video file not found")
-        capture = cv2.VideoCapture(str(self.path))
         try:
-            if not capture.isOpened():
-                raise DataError(f"{self.path}: not a video OpenCV can decode")
-            self._count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-            self.fps = float(fps or capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        finally:
-            capture.release()
-        if self.fps <= 0:
-            raise DataError(f"{self.path}: the video reports no frame rate; pass one to the loader")
-        self.timestamps = timestamps
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise DataError(f"{self.path}: the file holds no video stream")
+                stream = container.streams.video[0]
+                self._count = int(stream.frames or 0) or None
+                self.header_fps = _rate(stream.average_rate) or _rate(stream.base_rate)
+        except av.FFmpegError as exc:
+            raise DataError(f"{self.path}: not a video FFmpeg can decode ({exc})") from exc
+        self._given_fps = _rate(fps)
+        if fps is not None and fps != 0 and not plausible_rate(self._given_fps):
+            raise DataError(f"{self.path}: frame rate {fps!r} given for this video is not plausible")
+        self.fps = self._given_fps or self.header_fps or 0.0  # nominal until decoded
+        self._given = None if timestamps is None else np.asarray(timestamps, dtype=np.float64)
+        self.timestamps = self._given
 
     def frame_count(self) -> int | None:
         return self._count
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        capture = cv2.VideoCapture(str(self.path))
-        produced = 0
+        times: list[float | None] = []
         try:
-            while True:
-                ok, bgr = capture.read()
-                if not ok:
-                    break
-                produced += 1
-                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                try:
+                    for frame in container.decode(stream):
+                        times.append(frame.time)
+                        yield frame.to_ndarray(format="rgb24")
+                except av.FFmpegError as exc:  # a truncated or damaged file: keep what decoded
+                    if not times:
+                        raise DataError(f"{self.path}: no frame could be decoded ({exc})") from exc
+        except av.FFmpegError as exc:
+            raise DataError(f"{self.path}: not a video FFmpeg can decode ({exc})") from exc
         finally:
-            capture.release()
-        if produced == 0:
+            if times:
+                self._settle_times(times)
+        if not times:
             raise DataError(f"{self.path}: no frame could be decoded (empty, truncated or corrupt video)")
+
+    def _settle_times(self, times: list[float | None]) -> None:
+        """Choose the decoded frames' timestamps (see the class docstring) and the resulting fps."""
+        n = len(times)
+        if self._given is not None:
+            return
+        if self._given_fps:
+            self.timestamps = np.arange(n, dtype=np.float64) / self._given_fps
+            return
+        stamps = np.array([np.nan if t is None else t for t in times], dtype=np.float64)
+        usable = n > 1 and np.all(np.isfinite(stamps)) and np.all(np.diff(stamps) > 0)
+        if usable and plausible_rate((n - 1) / (stamps[-1] - stamps[0])):
+            self.timestamps = stamps - stamps[0]
+        elif plausible_rate(self.header_fps):
+            self.timestamps = np.arange(n, dtype=np.float64) / float(self.header_fps)
+        else:
+            self.timestamps = None
+            self.fps = 0.0
+            self.problem = (
+                f"{self.path}: no usable frame timestamps and no plausible frame rate "
+                f"(header says {self.header_fps or 0:g} fps); pass the rate to the dataset loader"
+            )
+            return
+        if n > 1:
+            self.fps = float((n - 1) / (self.timestamps[-1] - self.timestamps[0]))
 
 
 class ImageSequence(FrameSource):

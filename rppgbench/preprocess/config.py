@@ -93,7 +93,7 @@ class PreprocessConfig:
             from rppgbench.protocol_schema import did_you_mean
 
             raise ConfigError(
-                f"unknown key(s) {', '.join(map(repr, unknown))}{did_you_mean(unknown[0], sorted(declared))}; "
+                f"preprocess has no setting {', '.join(unknown)}{did_you_mean(unknown[0], sorted(declared))}; "
                 f"valid: {', '.join(sorted(declared))}"
             )
         converted: dict[str, Any] = {}

@@ -39,6 +39,7 @@ from rppgbench.preprocess.cache import (
 from rppgbench.preprocess.config import PreprocessConfig
 from rppgbench.preprocess.crop import FaceTracker, crop_resize
 from rppgbench.preprocess.face import Box, FaceDetector
+from rppgbench.video import MAX_FPS, MIN_FPS, plausible_rate
 
 # Plausible native sampling rates (Hz) per reference kind; outside them the loader has the rate wrong.
 REFERENCE_RATE_LIMITS = {"ppg": (10.0, 10_000.0), "ecg": (50.0, 10_000.0), "hr": (0.05, 1_000.0)}
@@ -261,9 +262,7 @@ def _prepare(
     reference = loader.load_reference(record)
     check_reference(reference, record)
     source = loader.open_frames(record)
-    fps = float(record.fps or source.fps or 0.0)
-    if fps <= 0:
-        raise DataError(f"{record.location}: no frame rate known for this video")
+    fps = float(record.fps or source.fps or 0.0)  # nominal; the timestamps decide (see _timestamps)
     start, stop = record.frame_range
     if start < 0 or (stop is not None and stop <= start):
         raise DataError(f"{record.location}: invalid frame_range ({start}, {stop})")
@@ -296,7 +295,7 @@ def _prepare(
             "record_id": record.id,
             "config": config.to_dict(),
             "loader": loader.describe(),
-            "fps": fps,
+            "fps": _mean_rate(timestamps) or fps,
             "source_frame_shape": list(tracker.frame_shape),
             **_face_facts(tracker, record),
         }
@@ -411,9 +410,15 @@ def _timestamps(
     The loader's `frame_timestamps` wins if it overrides the default; else the source's own timestamps.
     """
     total = start + n
-    overridden = type(loader).frame_timestamps is not DatasetLoader.frame_timestamps
-    if not overridden and getattr(source, "timestamps", None) is not None:
+    if getattr(source, "timestamps", None) is not None:  # the loader's file, or the container's clock
         times = np.asarray(source.timestamps, dtype=np.float64)
+    elif getattr(source, "problem", None):
+        raise DataError(source.problem)
+    elif not plausible_rate(fps):
+        raise DataError(
+            f"{record.location}: no frame timestamps and no plausible frame rate ({fps:g} fps) for this "
+            "video; pass the rate to the dataset loader"
+        )
     else:
         times = np.asarray(loader.frame_timestamps(record, total, fps), dtype=np.float64)
     if times.ndim != 1 or len(times) < total:
@@ -425,7 +430,20 @@ def _timestamps(
     if np.any(steps <= 0):
         bad = int(np.flatnonzero(steps <= 0)[0]) + start + 1
         raise DataError(f"{record.location}: frame timestamps do not increase at frame {bad}")
+    rate = _mean_rate(times)
+    if rate is not None and not plausible_rate(rate):
+        raise DataError(
+            f"{record.location}: the frame timestamps give an absurd frame rate of {rate:.4g} fps "
+            f"(expected {MIN_FPS:g}-{MAX_FPS:g})"
+        )
     return times
+
+
+def _mean_rate(times: np.ndarray) -> float | None:
+    """Frames per second over the whole clip (robust to jitter and to variable frame rate)."""
+    return (
+        float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 and times[-1] > times[0] else None
+    )
 
 
 def _reference_file(record: Record, kind: str) -> Path:
