@@ -125,7 +125,7 @@ def validate_table(values: Any, schema: Table, where: str, label: str) -> None:
             raise unknown_key_error(where, label, key, valid)
         if isinstance(value, bool) and bool not in spec.types or not isinstance(value, spec.types):
             raise ConfigError(
-                f"{where}: {label} key {key!r} must be {_type_name(spec.types)}, "
+                f"{where}: {label} {key} must be {_type_name(spec.types)}, "
                 f"got {type(value).__name__} {value!r}"
             )
         problem = spec.check(value) if spec.check else None

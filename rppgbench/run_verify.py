@@ -9,6 +9,7 @@ run.json when a run finishes (`file_checksums`).
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from rppgbench.integrity import pid_alive, sha256_file
 CHECKED_FILES = ("metrics.json", "predictions.csv")
 REQUIRED_COLUMNS = ("video_id", "status", "hr_pred", "hr_ref")
 FINISHED = ("complete", "incomplete")
+log = logging.getLogger("rppgbench.run")
 
 
 def file_checksums(folder: Path) -> dict[str, str]:
@@ -72,6 +74,25 @@ def verify_run(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(metrics, dict):
         raise DamagedRunError(f"{folder / 'metrics.json'}: damaged run file: not a JSON object")
     return run, metrics
+
+
+def fold_intact(folder: Path) -> bool:
+    """True when a fold folder's metrics.json parses and predictions.csv has as many rows as it counts.
+
+    A fold that fails this is redone on resume (a warning names the file), never aggregated as it is.
+    """
+    metrics_file, predictions_file = folder / "metrics.json", folder / "predictions.csv"
+    if not metrics_file.is_file():
+        return False
+    try:
+        metrics = json.loads(metrics_file.read_text())
+        rows = len(pd.read_csv(predictions_file, dtype=str, keep_default_na=False))
+        ok = isinstance(metrics, dict) and rows == metrics.get("n_videos")
+    except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        ok = False
+    if not ok:
+        log.warning("%s: fold files are damaged or incomplete; the fold is run again", folder)
+    return ok
 
 
 def verify_predictions(path: Path, predictions: pd.DataFrame, metrics: dict[str, Any]) -> None:

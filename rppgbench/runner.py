@@ -27,12 +27,13 @@ from rppgbench.dataset import DatasetLoader
 from rppgbench.errors import ConfigError, RppgbenchError, UnknownNameError
 from rppgbench.evaluation import evaluate_video
 from rppgbench.executors import Executor, Job, JobOutcome, LocalExecutor
+from rppgbench.integrity import clean_stale_temporaries
 from rppgbench.lifecycle import terminate_as_interrupt
 from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, check_preprocess, excluded_records, load_protocol, make_folds
-from rppgbench.run_verify import file_checksums
+from rppgbench.run_verify import file_checksums, fold_intact
 from rppgbench.store import read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
 
@@ -77,8 +78,8 @@ class RunPlan:
         return self.out / "folds" / fold.name
 
     def fold_done(self, fold: Fold) -> bool:
-        """True when the fold finished in an earlier run (its metrics file exists)."""
-        return (self.fold_dir(fold) / "metrics.json").is_file()
+        """True when the fold finished in an earlier run and its files are intact (else it is redone)."""
+        return fold_intact(self.fold_dir(fold))
 
 
 def resolve_root(data_roots: Mapping[str, Path], role: str, dataset: str) -> Path | None:
@@ -183,6 +184,7 @@ def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[J
     if main:
         for plan in plans:
             write_run_manifest(plan, status="running", started=started)
+            clean_stale_temporaries(plan.out, recursive=True)  # left by a killed run
     try:
         with terminate_as_interrupt():
             return _execute(plans, executor, pending, started, main)

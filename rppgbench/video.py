@@ -108,8 +108,15 @@ class VideoFile(FrameSource):
             return
         stamps = np.array([np.nan if t is None else t for t in times], dtype=np.float64)
         usable = n > 1 and np.all(np.isfinite(stamps)) and np.all(np.diff(stamps) > 0)
-        if usable and plausible_rate((n - 1) / (stamps[-1] - stamps[0])):
+        rate = (n - 1) / (stamps[-1] - stamps[0]) if usable else None
+        if usable and plausible_rate(rate):
             self.timestamps = stamps - stamps[0]
+        elif usable:  # a clock that contradicts any camera: neither it nor the header can be trusted
+            self.timestamps, self.fps = None, 0.0
+            self.problem = (
+                f"{self.path}: the container's frame timestamps give an absurd rate of {rate:.4g} fps"
+            )
+            return
         elif plausible_rate(self.header_fps):
             self.timestamps = np.arange(n, dtype=np.float64) / float(self.header_fps)
         else:
