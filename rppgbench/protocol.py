@@ -106,7 +106,8 @@ def load_protocol(name_or_path: str | Path, split_file: Path | None = None) -> P
     if candidate.suffix == ".toml" or candidate.is_file():
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: protocol file not found")
-        text, source = candidate.read_text(), candidate
+        source = candidate
+        text = _read_protocol_text(candidate)
     else:
         table = available_protocols()
         if str(name_or_path) not in table:
@@ -118,6 +119,17 @@ def load_protocol(name_or_path: str | Path, split_file: Path | None = None) -> P
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     return parse_protocol(raw, source, split_file)
+
+
+def _read_protocol_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text (UTF-8) protocol file ({exc.reason} at byte {exc.start})"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: protocol file cannot be read ({exc.strerror or exc})") from exc
 
 
 def parse_protocol(
@@ -257,7 +269,10 @@ def read_split(path: Path) -> SplitFile:
         elif path.suffix == ".mat":
             from scipy.io import loadmat
 
-            content = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+            try:
+                content = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+            except Exception as exc:  # scipy raises several types for a damaged .mat file
+                raise ValueError(f"not a readable MATLAB file: {exc}") from exc
             exclude = np.ravel(content.pop("exclude", [])).tolist()
             groups = [np.ravel(content[key]).tolist() for key in sorted(content, key=natural_key)]
         else:
