@@ -501,6 +501,54 @@ def test_full_or_read_only_cache_is_one_line_exit_1(code, data, tmp_path, monkey
     assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
+def test_cache_without_room_for_a_clip_is_one_line_exit_1(data, tmp_path, monkeypatch):
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda _path: usage(10**9, 10**9 - 1000, 1000))
+    result, out = run(tmp_path, data.root)
+    no_traceback(result)
+    assert result.exit_code == 1 and "no space left for the clip cache" in result.output
+    assert str(tmp_path / "cache") in result.output and len(result.output.strip().splitlines()) == 1
+
+
+FULL_DISK_SCRIPT = """
+import sys
+import numpy as np
+from pathlib import Path
+from rppgbench.errors import StorageError
+from rppgbench.preprocess.cache import ClipWriter
+writer = ClipWriter(Path(sys.argv[1]) / "clip.h5", 64)
+try:
+    for _ in range(400):
+        writer.append(np.full((64, 64, 3), 7, np.uint8), (0, 0, 1, 1))
+    writer.commit(np.arange(400) / 30.0, None, {})
+except StorageError as exc:
+    print(exc)
+    raise SystemExit(1)
+"""
+
+
+def test_real_full_disk_while_writing_a_clip_exits_1_without_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode:  # fmt: skip
+        pytest.skip("needs a small tmpfs (root with mount permission)")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", FULL_DISK_SCRIPT, str(mount)], capture_output=True, text=True
+        )
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])  # not -11 (segmentation fault)
+    assert "No space left on device" in done.stdout and str(mount) in done.stdout
+
+
 def test_cache_folder_that_is_a_file_is_one_line_exit_1(data, tmp_path):
     (tmp_path / "cache").write_text("not a folder")
     result, _ = run(tmp_path, data.root)

@@ -26,11 +26,14 @@ part of the cache key.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
 import logging
 import os
+import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -59,6 +62,43 @@ TMP_SUFFIX = ".tmp"
 CHECKSUMS_ATTR = "checksums"
 ATTRS_KEY = "@attrs"
 log = logging.getLogger("rppgbench.cache")
+FREE_SPACE_MARGIN = 1 << 20  # bytes kept free beyond a clip's estimated size
+_UNCLOSABLE: list[Any] = []  # HDF5 objects of a file whose close failed (full disk); see _quarantine
+
+
+def _quarantine(*objects: Any) -> None:
+    """Keep HDF5 objects of a file that could not be closed alive until the process ends.
+
+    HDF5 crashes (segmentation fault) when it frees such objects, even at interpreter exit; so they
+    are never freed, and the process then leaves with exit code 1 (it only happens after a storage
+    error, which already ends the command with 1) without HDF5's own tear-down.
+    """
+    if not _UNCLOSABLE:
+        atexit.register(_exit_without_hdf5_teardown)
+    _UNCLOSABLE.extend(o for o in objects if o is not None)
+
+
+def _exit_without_hdf5_teardown() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def ensure_space(folder: Path, needed_bytes: int) -> None:
+    """StorageError naming `folder` when its file system has less than `needed_bytes` (+ a margin) free.
+
+    Checked before a clip is written, because HDF5 cannot recover cleanly from a full disk.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise StorageError.from_os(folder, exc, "cannot use the clip cache") from exc
+    if free < needed_bytes + FREE_SPACE_MARGIN:
+        raise StorageError(
+            f"{folder}: no space left for the clip cache ({free / 2**20:.1f} MiB free, the next clip needs "
+            f"about {(needed_bytes + FREE_SPACE_MARGIN) / 2**20:.1f} MiB); free some space or use --cache-dir"
+        )
 
 
 def _json(value: Any) -> str:
@@ -230,8 +270,10 @@ class ClipWriter:
     def abort(self) -> None:
         """Close and delete the temporary file (idempotent; never raises, even on a full disk)."""
         if self._file is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self._file.close()
+            except Exception:  # e.g. a full disk: HDF5 must never free these objects (see _quarantine)
+                _quarantine(self._file, getattr(self, "_frames", None), getattr(self, "_boxes", None))
             self._file = None
         with contextlib.suppress(OSError):
             self.tmp_path.unlink(missing_ok=True)

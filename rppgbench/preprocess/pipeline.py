@@ -33,6 +33,7 @@ from rppgbench.preprocess.cache import (
     DEFAULT_COMPRESSION,
     ClipWriter,
     cache_path,
+    ensure_space,
     record_to_dict,
     verify_clip,
 )
@@ -269,6 +270,8 @@ def _prepare(
     if config.max_frames:
         stop = start + config.max_frames if stop is None else min(stop, start + config.max_frames)
     detector = shared_detector(config.min_confidence) if config.face == "blazeface" else None
+    expected = (stop or source.frame_count() or 0) - start
+    ensure_space(path.parent, max(expected, 0) * config.size * config.size * 3)
     with ClipWriter(path, config.size, compression=compression) as writer:
         tracker = FaceTracker(config, detector, _first_face_locator(config, detector, loader, record))
         frames = iter(source)
