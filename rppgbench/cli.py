@@ -36,6 +36,16 @@ class RppgbenchGroup(click.Group):
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM; run.json already says `interrupted`
             click.echo("Interrupted: run the same command again to resume.", err=True)
             ctx.exit(getattr(exc, "exit_code", 130))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if os.environ.get("RPPGBENCH_TRACEBACK"):
+                raise
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {exc} (set RPPGBENCH_TRACEBACK=1 for the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 @click.group(cls=RppgbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -24,7 +24,7 @@ from rppgbench import provenance
 from rppgbench.accounting import account
 from rppgbench.data import Record
 from rppgbench.dataset import DatasetLoader
-from rppgbench.errors import ConfigError, RppgbenchError, UnknownNameError
+from rppgbench.errors import ConfigError, DamagedRunError, RppgbenchError, UnknownNameError
 from rppgbench.evaluation import evaluate_video
 from rppgbench.executors import Executor, Job, JobOutcome, LocalExecutor
 from rppgbench.integrity import clean_stale_temporaries
@@ -144,7 +144,12 @@ def _check_resumable(plan: RunPlan) -> None:
     existing = plan.out / "run.json"
     if not existing.is_file():
         return
-    before = read_json(existing).get("config")
+    try:
+        before = read_json(existing).get("config")
+    except (ValueError, AttributeError) as exc:
+        raise DamagedRunError(
+            f"{existing}: damaged run file ({exc}); choose another --out or delete that folder"
+        ) from exc
     now = _normalised(run_config(plan))
     if before != now:
         changed = sorted(k for k in now if before is None or before.get(k) != now[k])
@@ -401,11 +406,18 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "failures": failures}  # fmt: skip
 
 
+def _fold_error(path: Path) -> str:
+    try:
+        return str(read_json(path)["error"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"{path}: the fold failed (its error file is damaged)"
+
+
 def aggregate(plan: RunPlan) -> dict[str, Any]:
     """Combine the finished folds' predictions into the run's predictions.csv and metrics.json."""
     done = [f for f in plan.folds if plan.fold_done(f)]
     failed_folds = {
-        f.name: read_json(plan.fold_dir(f) / "failed.json")["error"]
+        f.name: _fold_error(plan.fold_dir(f) / "failed.json")
         for f in plan.folds
         if not plan.fold_done(f) and (plan.fold_dir(f) / "failed.json").is_file()
     }
