@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import av
+import av.logging
 import cv2
 import numpy as np
 
@@ -45,6 +47,30 @@ def _rate(value: Any) -> float | None:
     return rate if rate and np.isfinite(rate) and rate > 0 else None
 
 
+@contextmanager
+def _demuxer_warnings() -> Iterator[list[tuple[int, str, str]]]:
+    """FFmpeg's warnings while a file is opened (PyAV keeps FFmpeg quiet unless a level is set)."""
+    previous, repeated = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.WARNING)
+    av.logging.set_skip_repeated(False)  # the same file is opened more than once
+    try:
+        with av.logging.Capture(local=True) as logs:
+            yield logs
+    finally:
+        av.logging.set_level(previous)
+        av.logging.set_skip_repeated(repeated)
+
+
+def _clock_problem(warnings: list[tuple[int, str, str]]) -> str | None:
+    """The demuxer's complaint about an invalid frame rate or time base (e.g. a 0-fps AVI header)."""
+    for _level, _name, message in warnings:
+        text = message.strip()
+        lowered = text.lower()
+        if "invalid" in lowered and any(word in lowered for word in ("rate", "time base", "timebase")):
+            return text
+    return None
+
+
 class VideoFile(FrameSource):
     """A video file decoded by PyAV (FFmpeg); frame times come from the container, not the header rate.
 
@@ -59,7 +85,7 @@ class VideoFile(FrameSource):
         if not self.path.is_file():
             raise DataError(f"{self.path}: video file not found")
         try:
-            with av.open(str(self.path)) as container:
+            with _demuxer_warnings() as warnings, av.open(str(self.path)) as container:
                 if not container.streams.video:
                     raise DataError(f"{self.path}: the file holds no video stream")
                 stream = container.streams.video[0]
@@ -67,6 +93,9 @@ class VideoFile(FrameSource):
                 self.header_fps = _rate(stream.average_rate) or _rate(stream.base_rate)
         except av.FFmpegError as exc:
             raise DataError(f"{self.path}: not a video FFmpeg can decode ({exc})") from exc
+        self.clock_problem = _clock_problem(warnings)
+        if self.clock_problem:  # FFmpeg made up a rate (25 fps) and timestamps from it: use neither
+            self.header_fps = None
         self._given_fps = _rate(fps)
         if fps is not None and fps != 0 and not plausible_rate(self._given_fps):
             raise DataError(f"{self.path}: frame rate {fps!r} given for this video is not plausible")
@@ -107,7 +136,9 @@ class VideoFile(FrameSource):
             self.timestamps = np.arange(n, dtype=np.float64) / self._given_fps
             return
         stamps = np.array([np.nan if t is None else t for t in times], dtype=np.float64)
-        usable = n > 1 and np.all(np.isfinite(stamps)) and np.all(np.diff(stamps) > 0)
+        usable = (
+            n > 1 and not self.clock_problem and np.all(np.isfinite(stamps)) and np.all(np.diff(stamps) > 0)
+        )
         rate = (n - 1) / (stamps[-1] - stamps[0]) if usable else None
         if usable and plausible_rate(rate):
             self.timestamps = stamps - stamps[0]
@@ -122,9 +153,14 @@ class VideoFile(FrameSource):
         else:
             self.timestamps = None
             self.fps = 0.0
+            why = (
+                f"the header's clock is broken: {self.clock_problem}"
+                if self.clock_problem
+                else (f"header says {self.header_fps or 0:g} fps")
+            )
             self.problem = (
-                f"{self.path}: no usable frame timestamps and no plausible frame rate "
-                f"(header says {self.header_fps or 0:g} fps); pass the rate to the dataset loader"
+                f"{self.path}: no usable frame timestamps and no plausible frame rate ({why}); "
+                "pass the rate to the dataset loader"
             )
             return
         if n > 1:

@@ -174,7 +174,25 @@ def _one_second_video(fixture):
     return video.video, "1.0 s long"
 
 
+def _zero_fps_header(fixture):
+    """An AVI whose header says 0 frames per second (FFmpeg alone would assume 25)."""
+    import struct
+
+    from rppgbench.testing.dataset_fixtures import write_avi
+
+    video = fixture.videos[0]
+    write_avi(video.video, synthetic_face_frames(video.timestamps, video.hr_bpm, (48, 48)), video.fps, "MJPG")
+    raw = bytearray(video.video.read_bytes())
+    stream_header = raw.index(b"strh") + 8
+    raw[stream_header + 24 : stream_header + 28] = struct.pack("<I", 0)  # dwRate
+    main_header = raw.index(b"avih") + 8
+    raw[main_header : main_header + 4] = struct.pack("<I", 0)  # dwMicroSecPerFrame
+    video.video.write_bytes(bytes(raw))
+    return video.video, "no plausible frame rate"
+
+
 INPUT_FAULTS = {
+    "0-fps header": _zero_fps_header,
     "truncated video": _truncate,
     "zero-length video": _zero_length,
     "text file with a video extension": _not_a_video,
