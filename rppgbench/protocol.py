@@ -377,7 +377,15 @@ def excluded_records(protocol: Protocol, records: dict[str, list[Record]]) -> li
 def make_folds(protocol: Protocol, records: dict[str, list[Record]]) -> list[Fold]:
     """Split records (by dataset role) into the protocol's folds, never letting a subject cross a split."""
     if protocol.split_kind == "cross":
-        return [Fold("all", records["train"], records["test"])]
+        train, test = records["train"], records["test"]
+        shared = sorted({(r.dataset, r.subject) for r in train} & {(r.dataset, r.subject) for r in test})
+        if shared:
+            listing = ", ".join(f"{d}/{s}" for d, s in shared[:10]) + (" ..." if len(shared) > 10 else "")
+            raise ConfigError(
+                f"{protocol.source or protocol.name}: [split] kind 'cross' trains and tests on the same "
+                f"subject(s): {listing}"
+            )
+        return [Fold("all", train, test)]
     data = records["data"]
     subjects = [r.subject for r in data]
     if protocol.split_kind == "kfold":

@@ -776,6 +776,40 @@ def test_left_over_temporary_files_of_killed_writers_are_removed(finished, data,
     assert not stale.exists() and not result_stale.exists()
 
 
+def test_cached_clip_swapped_for_another_videos_clip_is_prepared_again(finished, data, tmp_path, caplog):
+    before = pd.read_csv(finished / "predictions.csv")
+    first, second = _clip_files(tmp_path)[:2]
+    shutil.copy(second, first)  # intact checksums, wrong video
+    shutil.rmtree(finished)
+    result, out = run(tmp_path, data.root)
+    assert (
+        result.exit_code == 0
+        and f"{first}: cached clip of" in caplog.text
+        and "holds the clip of" in caplog.text
+    )
+    pd.testing.assert_frame_equal(before, pd.read_csv(out / "predictions.csv"))
+
+
+def test_cross_dataset_protocol_on_the_same_subjects_is_refused(data, tmp_path):
+    path = tmp_path / "cross.toml"
+    path.write_text(
+        PROTOCOL.format(dataset="ubfc", split="", reference="waveform", options="")
+        .replace('[dataset]\nname = "ubfc"\n', "")
+        .replace(
+            "[split]\n",
+            '[split]\nkind = "cross"\n[split.train]\nname = "ubfc"\n[split.test]\nname = "ubfc"\n',
+        )
+    )
+    result, out = run(tmp_path, data.root, path)
+    no_traceback(result)
+    assert (
+        result.exit_code == 2
+        and str(path) in result.output
+        and "same subject(s): ubfc/subject1" in result.output
+    )
+    assert not out.exists()
+
+
 def test_damaged_clip_read_directly_is_an_error_naming_it(finished, tmp_path):
     from rppgbench.preprocess import load_clip
 

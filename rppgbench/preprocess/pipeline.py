@@ -134,7 +134,10 @@ def _verified_length(path: Path, record: Record) -> int | None:
     problem = verify_clip(path)
     if problem is None:
         with h5py.File(path, "r") as f:
-            return int(f["frames"].shape[0])
+            owner = f.attrs.get("record_id")
+            if owner == record.id:
+                return int(f["frames"].shape[0])
+            problem = f"it holds the clip of {owner!r}"
     message = f"{path}: cached clip of {record.id} is damaged ({problem}); preparing it again"
     log.warning(message)
     return None
