@@ -5,9 +5,10 @@
 must not grow, r must not shrink) within per-metric tolerances. More failed videos is a regression too.
 
 Default tolerances are tight because runs reproduce: the same command on the same data gives the
-same metrics to about 1e-4 bpm. Error metrics (sd, mae, rmse, mape) may worsen by 1% of the
-baseline's value (relative, so a 14% MAE regression fails whatever the scale), r by 0.01, and no video
-more may fail. `--tolerance mae=0.5` sets an absolute allowance, `mae=5%` a relative one.
+same metrics (identical for the CI baselines on CPU). Error metrics (sd, mae, rmse, mape) may worsen
+by 1% of the baseline's value (relative, so a 14% MAE regression fails whatever the scale), r by
+0.01, and no video more may fail. `--tolerance mae=0.5` sets an absolute allowance, `mae=5%` a
+relative one.
 """
 
 from __future__ import annotations
