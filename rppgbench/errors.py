@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class RppgbenchError(Exception):
     """Base class: a problem the user can fix, reported without a traceback by the CLI."""
@@ -16,7 +18,11 @@ class UnknownNameError(RppgbenchError, KeyError):
 
     def __init__(self, kind: str, name: str, valid: list[str]):
         self.kind, self.name, self.valid = kind, name, valid
-        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(valid) or '(none installed)'}")
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        super().__init__(
+            f"unknown {kind} {name!r}{hint}; valid {kind}s: {', '.join(valid) or '(none installed)'}"
+        )
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]

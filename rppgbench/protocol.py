@@ -155,6 +155,8 @@ def parse_protocol(
         relative = Path(str(source)).parent / chosen_file
         chosen_file = relative if relative.exists() else chosen_file
     if split_file is not None:
+        if kind == "cross":
+            raise fail(f"[split] kind 'cross' has no subject folds: --split-file {split_file} does not apply")
         kind = "file"
     if kind == "file" and chosen_file is None:
         raise fail("[split] kind 'file' needs file = PATH (or --split-file)")

@@ -391,6 +391,13 @@ def test_split_file_exclude_is_recorded_and_counted(data, tmp_path):
     assert "4 found = 3 scored + 0 failed + 1 excluded" in result.output
 
 
+def test_split_file_on_a_cross_dataset_protocol_is_refused(data, tmp_path):
+    split = _split(tmp_path, {"folds": [["subject1"], ["subject2"]]})
+    result, _ = run(tmp_path, data.root, "pure-to-ubfc", None, "--split-file", split)
+    no_traceback(result)
+    assert result.exit_code == 2 and "pure-to-ubfc.toml" in result.output and "does not apply" in result.output
+
+
 def test_numeric_split_id_matching_two_subjects_is_ambiguous(tmp_path):
     mmse = make_mmse_tree(tmp_path / "mmse", subjects=("F013", "M013", "F020"), seconds=3.0)
     split = _split(tmp_path, {"folds": [["13"], ["F020"]]})
