@@ -2,8 +2,9 @@
 
 Every file rppgbench reads back as a result of its own work (cached clips, weights, run folders)
 carries a sha256 of its content, so a flipped byte is found on read instead of changing a number.
-Temporary files are written beside their target as `.<name>.<pid>....tmp`; a file whose writer is
-no longer alive (or that is older than a day, for files from other hosts) is removed on next use.
+Temporary files are written beside their target as `.<name>.<host>-<pid>....tmp`; a file whose writer
+on this host is no longer alive, or that is older than a day, is removed on next use (a file of
+another host sharing the folder is left alone: its process cannot be seen from here).
 """
 
 from __future__ import annotations
@@ -13,23 +14,25 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import time
-from collections.abc import Iterable
 from pathlib import Path
-
-import numpy as np
 
 log = logging.getLogger("rppgbench.integrity")
 
 STALE_AFTER_S = 24 * 3600.0
 """A temporary file older than this is stale even if a process with its pid exists (pid reuse)."""
 
-_PID = re.compile(r"\.(\d+)(?:\.[^.]*)?\.tmp$")
+_OWNER = re.compile(r"\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)(?:\.[^.]*)?\.tmp$")
 
 
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of `data`."""
-    return hashlib.sha256(data).hexdigest()
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+
+
+def temporary_prefix(path: Path, pid: int | None = None) -> str:
+    """`.<name>.<host>-<pid>.`: the start of the name of a temporary sibling of `path` (this process's)."""
+    return f".{path.name}.{_host()}-{os.getpid() if pid is None else pid}."
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -38,16 +41,6 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(block):
             digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_arrays(arrays: Iterable[np.ndarray]) -> str:
-    """Hex sha256 over arrays' dtypes, shapes and bytes (in order), so a reshaped array differs too."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.data)
     return digest.hexdigest()
 
 
@@ -65,15 +58,18 @@ def pid_alive(pid: int) -> bool:
 
 
 def is_stale_temporary(path: Path, now: float | None = None) -> bool:
-    """A `.tmp` file whose writer (pid in its name) is dead, or that is older than STALE_AFTER_S."""
+    """A `.tmp` file older than STALE_AFTER_S, or written by a process of this host that is gone."""
     try:
         age = (now or time.time()) - path.stat().st_mtime
     except OSError:
         return False
     if age > STALE_AFTER_S:
         return True
-    match = _PID.search(path.name)
-    return match is not None and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1)))
+    match = _OWNER.search(path.name)
+    if match is None or match["host"] != _host():
+        return False
+    pid = int(match["pid"])
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def clean_stale_temporaries(folder: Path, pattern: str = ".*.tmp", recursive: bool = False) -> list[Path]:
@@ -94,5 +90,5 @@ def clean_stale_temporaries(folder: Path, pattern: str = ".*.tmp", recursive: bo
 
 
 def temporary_name(path: Path) -> Path:
-    """The temporary sibling a writer of `path` uses: `.<name>.<pid>.tmp` (the pid marks its owner)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """The temporary sibling a writer of `path` uses: `.<name>.<host>-<pid>.tmp` (its owner)."""
+    return path.with_name(f"{temporary_prefix(path)}tmp")

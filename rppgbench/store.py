@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rppgbench.errors import StorageError
+from rppgbench.integrity import temporary_prefix
 
 PREDICTION_COLUMNS = [
     "video_id", "dataset", "subject", "session", "scenario", "source", "fold", "status", "error",
@@ -33,9 +34,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
-        )
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
     except OSError as exc:
         raise StorageError.from_os(path.parent, exc, "cannot write results here") from exc
     try:

@@ -395,7 +395,9 @@ def test_split_file_on_a_cross_dataset_protocol_is_refused(data, tmp_path):
     split = _split(tmp_path, {"folds": [["subject1"], ["subject2"]]})
     result, _ = run(tmp_path, data.root, "pure-to-ubfc", None, "--split-file", split)
     no_traceback(result)
-    assert result.exit_code == 2 and "pure-to-ubfc.toml" in result.output and "does not apply" in result.output
+    assert (
+        result.exit_code == 2 and "pure-to-ubfc.toml" in result.output and "does not apply" in result.output
+    )
 
 
 def test_numeric_split_id_matching_two_subjects_is_ambiguous(tmp_path):
@@ -773,14 +775,19 @@ def test_truncated_cached_clip_is_prepared_again(finished, data, tmp_path, caplo
 
 def test_left_over_temporary_files_of_killed_writers_are_removed(finished, data, tmp_path):
     folder = _clip_files(tmp_path)[0].parent
-    stale = folder / f".{_clip_files(tmp_path)[0].name}.{2**22 + 999}.tmp"
+    from rppgbench.integrity import temporary_prefix
+
+    dead = 2**22 + 999  # above the largest pid Linux hands out
+    stale = folder / f"{temporary_prefix(_clip_files(tmp_path)[0], dead)}tmp"
     stale.write_bytes(b"half a clip")
-    result_stale = finished / "folds" / "1" / f".predictions.csv.{2**22 + 999}.x1.tmp"
+    result_stale = finished / "folds" / "1" / f"{temporary_prefix(Path('predictions.csv'), dead)}x1.tmp"
+    foreign = folder / ".clip.h5.otherhost-1.tmp"  # another machine's writer on a shared folder
+    foreign.write_bytes(b"in progress elsewhere")
     result_stale.write_text("half")
     shutil.rmtree(finished / "folds" / "2")  # one fold to redo, so its clips are looked at again
     result, _ = run(tmp_path, data.root)
     assert result.exit_code == 0
-    assert not stale.exists() and not result_stale.exists()
+    assert not stale.exists() and not result_stale.exists() and foreign.exists()
 
 
 def test_cached_clip_swapped_for_another_videos_clip_is_prepared_again(finished, data, tmp_path, caplog):

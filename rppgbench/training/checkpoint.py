@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rppgbench.errors import ConfigError, DataError
-from rppgbench.integrity import clean_stale_temporaries
+from rppgbench.integrity import clean_stale_temporaries, temporary_prefix
 
 MAGIC = b"rppgbench-weights sha256="
 _HEADER = re.compile(rb"rppgbench-weights sha256=([0-9a-f]{64})\n")
@@ -41,7 +41,7 @@ def save_checkpoint(path: Path | str, state: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n")
