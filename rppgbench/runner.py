@@ -33,7 +33,7 @@ from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, check_preprocess, excluded_records, load_protocol, make_folds
-from rppgbench.run_verify import file_checksums, fold_intact
+from rppgbench.run_verify import effective_status, file_checksums, fold_intact
 from rppgbench.store import read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
 
@@ -145,11 +145,18 @@ def _check_resumable(plan: RunPlan) -> None:
     if not existing.is_file():
         return
     try:
-        before = read_json(existing).get("config")
+        manifest = read_json(existing)
+        before = manifest.get("config")
     except (ValueError, AttributeError) as exc:
         raise DamagedRunError(
             f"{existing}: damaged run file ({exc}); choose another --out or delete that folder"
         ) from exc
+    live = effective_status(manifest) == "running" and manifest.get("host") == socket.gethostname()
+    if live and manifest.get("pid") not in (None, os.getpid()):
+        raise ConfigError(
+            f"{plan.out}: another run (process {manifest['pid']} on {manifest.get('host')}) is writing this "
+            "folder; wait for it, or choose another --out"
+        )
     now = _normalised(run_config(plan))
     if before != now:
         changed = sorted(k for k in now if before is None or before.get(k) != now[k])

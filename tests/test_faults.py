@@ -630,6 +630,22 @@ def test_killed_run_with_dead_pid_reads_as_interrupted(finished):
     assert result.exit_code == 2 and "interrupted" in result.output and str(finished) in result.output
 
 
+def test_second_run_into_a_folder_another_live_run_writes_is_refused(finished, data, tmp_path):
+    import subprocess
+    import sys
+
+    manifest = json.loads((finished / "run.json").read_text())
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            manifest.update(status="running", pid=other.pid, host=socket.gethostname())
+            (finished / "run.json").write_text(json.dumps(manifest))
+            result, _ = run(tmp_path, data.root)
+            assert result.exit_code == 2 and f"another run (process {other.pid}" in result.output
+            assert cli("compare", finished).exit_code == 2  # a run in progress is not read either
+        finally:
+            other.kill()
+
+
 def _cut_mid_row(out: Path) -> Path:
     path = out / "predictions.csv"
     text = path.read_bytes()
