@@ -152,7 +152,7 @@ def _check_resumable(plan: RunPlan) -> None:
             f"{existing}: damaged run file ({exc}); choose another --out or delete that folder"
         ) from exc
     live = effective_status(manifest) == "running" and manifest.get("host") == socket.gethostname()
-    if live and manifest.get("pid") not in (None, os.getpid()):
+    if live and manifest.get("pid") not in (None, os.getpid()) and distributed.is_main_process():
         raise ConfigError(
             f"{plan.out}: another run (process {manifest['pid']} on {manifest.get('host')}) is writing this "
             "folder; wait for it, or choose another --out"
