@@ -31,6 +31,23 @@ class RppgbenchGroup(LazyGroup):
         except RppgbenchError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # a fault of the machine (permissions, full disk): one line, never a traceback
+            where = exc.filename or "a file"
+            click.echo(f"Error: {where}: {exc.strerror or exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM; run.json already says `interrupted`
+            click.echo("Interrupted: run the same command again to resume.", err=True)
+            ctx.exit(getattr(exc, "exit_code", 130))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if os.environ.get("RPPGBENCH_TRACEBACK"):
+                raise
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {exc} (set RPPGBENCH_TRACEBACK=1 for the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 @click.group(cls=RppgbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -188,6 +205,10 @@ def print_summary(folder: Path) -> bool:
         click.echo(f"failed: {failure['video_id']}: {failure['error']}")
     for fold, error in metrics.get("failed_folds", {}).items():
         click.echo(f"FOLD {fold} FAILED: {error}", err=True)
+    if "accounting" in metrics:
+        from rppgbench.accounting import describe
+
+        click.echo(f"videos: {describe(metrics['accounting'])}")
     click.echo(f"results: {folder}")
     return not metrics.get("failed_folds")
 

@@ -93,10 +93,10 @@ class Clip:
 
     @property
     def fps(self) -> float:
-        """Frame rate estimated from the timestamps (robust to jitter)."""
-        if len(self.timestamps) < 2:
+        """Mean frame rate over the timestamps (right for jittered and variable-frame-rate video alike)."""
+        if len(self.timestamps) < 2 or self.timestamps[-1] <= self.timestamps[0]:
             return float(self.record.fps or 0.0)
-        return float(1.0 / np.median(np.diff(self.timestamps)))
+        return float((len(self.timestamps) - 1) / (self.timestamps[-1] - self.timestamps[0]))
 
     @property
     def duration(self) -> float:

@@ -64,6 +64,24 @@ def evaluation_windows(n_frames: int, fps: float, spec: WindowingSpec) -> list[t
     return [(start, start + length) for start in range(0, n_frames - length + 1, step)]
 
 
+def uniform_signal(
+    signal: np.ndarray, times: np.ndarray, tolerance: float = 1e-3
+) -> tuple[np.ndarray, float]:
+    """The signal on a uniform time grid and its rate; resampled (linearly) only if the frames are not.
+
+    Spectral HR estimation assumes equally spaced samples: a variable-frame-rate clip read at its mean
+    rate would move the spectral peak, so its samples are first put on the grid they were taken near.
+    """
+    n = len(times)
+    if n < 2 or times[-1] <= times[0]:
+        raise SignalError("a window needs at least two frames with increasing timestamps")
+    rate = (n - 1) / float(times[-1] - times[0])
+    grid = times[0] + np.arange(n) / rate
+    if np.max(np.abs(times - grid)) <= tolerance / rate:
+        return signal, rate
+    return np.interp(grid, times, signal), rate
+
+
 def evaluate_video(method: Method, clip: Clip, spec: WindowingSpec, hr_config: HRConfig) -> VideoEstimate:
     """Run `method` on each protocol window of `clip` and estimate predicted and reference HR."""
     if clip.reference is None:
@@ -77,27 +95,32 @@ def evaluate_video(method: Method, clip: Clip, spec: WindowingSpec, hr_config: H
             )
         signals.append(signal)
         times.append(np.asarray(clip.timestamps[start:stop], dtype=np.float64))
-    return score_windows(signals, times, clip.fps, clip.reference, hr_config)
+    return score_windows(signals, times, clip.reference, hr_config)
 
 
 def score_windows(
     signals: Sequence[np.ndarray],
     times: Sequence[np.ndarray],
-    fps: float,
     reference: Reference,
     hr_config: HRConfig,
 ) -> VideoEstimate:
-    """Predicted and reference HR, SNR and MACC of each window's signal, and their means over windows."""
+    """Predicted and reference HR, SNR and MACC of each window's signal, and their means over windows.
+
+    Each window is put on a uniform time grid first (`uniform_signal`), so variable frame rates are
+    scored at the times the frames were taken.
+    """
     from rppgbench.signal.agreement import macc
 
     preds, refs, snrs, maccs, spans = [], [], [], [], []
     for signal, stamps in zip(signals, times, strict=True):
-        signal = np.asarray(signal, dtype=np.float64)
-        t0, t1 = float(stamps[0]), float(stamps[-1]) + 1.0 / fps
-        preds.append(estimate_hr(signal, fps, hr_config))
+        stamps = np.asarray(stamps, dtype=np.float64)
+        uniform, rate = uniform_signal(np.asarray(signal, dtype=np.float64), stamps)
+        t0, t1 = float(stamps[0]), float(stamps[-1]) + 1.0 / rate
+        preds.append(estimate_hr(uniform, rate, hr_config))
         refs.append(reference_hr(reference, t0, t1, hr_config))
-        snrs.append(snr_db(signal, fps, refs[-1], hr_config))
-        maccs.append(macc(signal, reference.resampled_to(stamps), fps, hr_config) if reference.kind == "ppg"
+        snrs.append(snr_db(uniform, rate, refs[-1], hr_config))
+        grid = t0 + np.arange(len(uniform)) / rate
+        maccs.append(macc(uniform, reference.resampled_to(grid), rate, hr_config) if reference.kind == "ppg"
                      else math.nan)  # fmt: skip
         spans.append((t0, t1))
     with warnings.catch_warnings():  # all-NaN MACC (an ECG or HR reference) is NaN, not a warning

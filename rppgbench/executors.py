@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
-from rppgbench.errors import ConfigError, RppgbenchError
+from rppgbench.errors import ConfigError, RppgbenchError, StorageError
 
 EXECUTORS = ("local", "process", "ray")
 
@@ -78,6 +78,8 @@ class LocalExecutor(Executor):
                 try:
                     outcomes.append(JobOutcome(job.key, True, job.fn(*job.args), attempts=attempt))
                     break
+                except StorageError:  # a full or read-only disk is not the job's fault: stop the run
+                    raise
                 except Exception as exc:
                     if attempt > self.retries:
                         outcomes.append(JobOutcome(job.key, False, error=_describe(exc), attempts=attempt))
@@ -99,6 +101,8 @@ class _SubmittingExecutor(Executor):
                 outcomes[index] = JobOutcome(
                     jobs[index].key, True, self._result(handle), attempts=attempts[index]
                 )
+            except StorageError:
+                raise
             except Exception as exc:
                 if attempts[index] > self.retries:
                     outcomes[index] = JobOutcome(

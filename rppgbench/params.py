@@ -69,8 +69,11 @@ def resolve(declared: Iterable[Param], given: Mapping[str, Any], owner: str) -> 
     table = {p.name: p for p in declared}
     unknown = sorted(set(given) - set(table))
     if unknown:
+        from rppgbench.protocol_schema import did_you_mean
+
         raise ConfigError(
-            f"{owner} has no parameter {', '.join(unknown)}; valid: {', '.join(sorted(table)) or '(none)'}"
+            f"{owner} has no parameter {', '.join(unknown)}{did_you_mean(unknown[0], sorted(table))}; "
+            f"valid: {', '.join(sorted(table)) or '(none)'}"
         )
     values = {name: p.default for name, p in table.items()}
     values.update({name: table[name].convert(value) for name, value in given.items()})

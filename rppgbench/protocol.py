@@ -20,11 +20,14 @@ import numpy as np
 
 from rppgbench.data import Record
 from rppgbench.errors import ConfigError, UnknownNameError
+from rppgbench.protocol_schema import (
+    REFERENCE_SOURCES,
+    SPLIT_KINDS,
+    TEST_MODES,
+    validate_protocol,
+)
 
-SPLIT_KINDS = ("kfold", "file", "cross")
-TEST_MODES = ("clips", "whole", "sliding")
-REFERENCE_SOURCES = ("waveform", "dataset_hr")
-_TOP_LEVEL = {"name", "description", "dataset", "split", "preprocess", "test", "reference", "hr"}
+__all__ = ["REFERENCE_SOURCES", "SPLIT_KINDS", "TEST_MODES"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def load_protocol(name_or_path: str | Path, split_file: Path | None = None) -> P
     if candidate.suffix == ".toml" or candidate.is_file():
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: protocol file not found")
-        text, source = candidate.read_text(), candidate
+        source = candidate
+        text = _read_protocol_text(candidate)
     else:
         table = available_protocols()
         if str(name_or_path) not in table:
@@ -117,6 +121,17 @@ def load_protocol(name_or_path: str | Path, split_file: Path | None = None) -> P
     return parse_protocol(raw, source, split_file)
 
 
+def _read_protocol_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text (UTF-8) protocol file ({exc.reason} at byte {exc.start})"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: protocol file cannot be read ({exc.strerror or exc})") from exc
+
+
 def parse_protocol(
     raw: dict[str, Any], source: Path | None = None, split_file: Path | None = None
 ) -> Protocol:
@@ -126,11 +141,7 @@ def parse_protocol(
     def fail(message: str) -> ConfigError:
         return ConfigError(f"{where}: {message}")
 
-    unknown = sorted(set(raw) - _TOP_LEVEL)
-    if unknown:
-        raise fail(f"unknown key(s) {unknown}; valid: {sorted(_TOP_LEVEL)}")
-    if not isinstance(raw.get("name"), str) or not raw["name"]:
-        raise fail("'name' (a non-empty string) is required")
+    validate_protocol(raw, where)
     split = dict(raw.get("split", {}))
     kind = split.get("kind", "kfold")
     if kind not in SPLIT_KINDS:
@@ -144,6 +155,8 @@ def parse_protocol(
         relative = Path(str(source)).parent / chosen_file
         chosen_file = relative if relative.exists() else chosen_file
     if split_file is not None:
+        if kind == "cross":
+            raise fail(f"[split] kind 'cross' has no subject folds: --split-file {split_file} does not apply")
         kind = "file"
     if kind == "file" and chosen_file is None:
         raise fail("[split] kind 'file' needs file = PATH (or --split-file)")
@@ -173,6 +186,16 @@ def parse_protocol(
     return protocol
 
 
+def check_preprocess(protocol: Protocol) -> None:
+    """Validate the [preprocess] table (imports the preprocessing package, so done when a run is planned)."""
+    from rppgbench.preprocess.config import PreprocessConfig
+
+    try:
+        PreprocessConfig.from_dict(protocol.preprocess)
+    except ConfigError as exc:
+        raise ConfigError(f"{protocol.source or 'protocol'}: [preprocess] {exc}") from exc
+
+
 def _dataset_specs(raw: dict, split: dict, kind: str, fail) -> dict[str, DatasetSpec]:
     def spec(table: Any, label: str) -> DatasetSpec:
         if not isinstance(table, dict) or not isinstance(table.get("name"), str):
@@ -192,11 +215,7 @@ def _dataset_specs(raw: dict, split: dict, kind: str, fail) -> dict[str, Dataset
 
 
 def _test_spec(table: dict, fail) -> WindowingSpec:
-    known = set(WindowingSpec.__dataclass_fields__)
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise fail(f"[test] unknown key(s) {unknown}; valid: {sorted(known)}")
-    spec = WindowingSpec(**table)
+    spec = WindowingSpec(**table)  # keys and types were checked against the schema
     if spec.mode not in TEST_MODES:
         raise fail(f"[test] mode {spec.mode!r} is not one of {list(TEST_MODES)}")
     if min(spec.clip_seconds, spec.window_seconds, spec.step_seconds) <= 0 or spec.n_clips < 1:
@@ -218,13 +237,27 @@ def subject_folds(subjects: Sequence[str], k: int, seed: int) -> list[list[str]]
     return [sorted((ordered[i] for i in part), key=natural_key) for part in np.array_split(order, k)]
 
 
-def read_split_file(path: Path) -> list[list[str]]:
-    """Subject lists per fold from .json ({"folds": [[...]]} or {"1": [...]}), .csv (subject,fold) or .mat."""
+@dataclass(frozen=True)
+class SplitFile:
+    """Subject lists per fold from a split file, and the subjects it explicitly excludes."""
+
+    path: Path
+    folds: list[list[str]]
+    exclude: list[str] = field(default_factory=list)
+
+
+def read_split(path: Path) -> SplitFile:
+    """Read a split file: .json ({"folds": [[...]], "exclude": [...]} or {"1": [...]}), .csv (subject,fold
+    with fold "exclude" for excluded subjects) or .mat (one variable per fold; `exclude` excluded)."""
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: split file not found")
+    exclude: list[Any] = []
     try:
         if path.suffix == ".json":
             data = json.loads(path.read_text())
+            if isinstance(data, dict):
+                exclude = list(data.pop("exclude", []) or [])
             groups = data["folds"] if isinstance(data, dict) and "folds" in data else data
             if isinstance(groups, dict):
                 groups = [groups[key] for key in sorted(groups, key=natural_key)]
@@ -232,47 +265,143 @@ def read_split_file(path: Path) -> list[list[str]]:
             by_fold: dict[str, list[str]] = {}
             with path.open(newline="") as handle:
                 for row in csv.DictReader(handle):
-                    by_fold.setdefault(row["fold"], []).append(row["subject"])
+                    by_fold.setdefault(row["fold"].strip(), []).append(row["subject"].strip())
+            exclude = by_fold.pop("exclude", [])
             groups = [by_fold[key] for key in sorted(by_fold, key=natural_key)]
         elif path.suffix == ".mat":
             from scipy.io import loadmat
 
-            content = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+            try:
+                content = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+            except Exception as exc:  # scipy raises several types for a damaged .mat file
+                raise ValueError(f"not a readable MATLAB file: {exc}") from exc
+            exclude = np.ravel(content.pop("exclude", [])).tolist()
             groups = [np.ravel(content[key]).tolist() for key in sorted(content, key=natural_key)]
         else:
             raise ConfigError(f"{path}: split files must be .json, .csv or .mat")
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: cannot read subject lists per fold ({exc})") from exc
-    folds = [[str(s) for s in group] for group in groups]
+        folds = [[_subject_text(s) for s in group] for group in groups]
+        excluded = [_subject_text(s) for s in exclude]
+    except (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read subject lists per fold ({type(exc).__name__}: {exc})"
+        ) from exc
     if len(folds) < 2 or any(not group for group in folds):
         raise ConfigError(f"{path}: a split file needs at least two non-empty folds")
-    return folds
+    return SplitFile(path, folds, excluded)
 
 
-def _subject_key(subject: str) -> str:
-    """Match 'p12', '12' and 12.0 to the same subject, as split files write ids differently."""
+def read_split_file(path: Path) -> list[list[str]]:
+    """Subject lists per fold of a split file (see `read_split`)."""
+    return read_split(path).folds
+
+
+def _subject_text(value: Any) -> str:
+    """A subject id as text: 12.0 (from .mat files) becomes '12'."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (list, dict)):
+        raise TypeError(f"a subject id must be a string or number, got {value!r}")
+    return str(value).strip()
+
+
+def _number_key(subject: str) -> str | None:
+    """The number in an id such as 'p12' or '12' (split files often write ids as bare numbers)."""
     digits = re.findall(r"\d+", subject)
-    return str(int(digits[0])) if len(digits) == 1 else subject
+    return str(int(digits[0])) if len(digits) == 1 else None
+
+
+def match_split_subjects(split: SplitFile, subjects: Sequence[str]) -> dict[str, str]:
+    """Map each id of the split file to a subject of the data, exactly or by an unambiguous number.
+
+    A bare number matches a subject only when exactly one subject carries it, so MMSE-HR's F013 and
+    M013 are never merged; ids that match nothing, or several subjects, are a ConfigError.
+    """
+    known = set(subjects)
+    by_number: dict[str, list[str]] = {}
+    for subject in known:
+        key = _number_key(subject)
+        if key is not None:
+            by_number.setdefault(key, []).append(subject)
+    mapping, unknown, ambiguous = {}, [], []
+    for name in [s for group in split.folds for s in group] + split.exclude:
+        if name in known:
+            mapping[name] = name
+            continue
+        candidates = by_number.get(_number_key(name) or "", []) if name.isdigit() else []
+        if len(candidates) == 1:
+            mapping[name] = candidates[0]
+        elif candidates:
+            ambiguous.append(f"{name} ({' or '.join(sorted(candidates, key=natural_key))})")
+        else:
+            unknown.append(name)
+    if ambiguous:
+        raise ConfigError(f"{split.path}: ambiguous subject id(s), write the full id: {', '.join(ambiguous)}")
+    if unknown:
+        raise ConfigError(
+            f"{split.path}: subject(s) not in the data: {', '.join(sorted(set(unknown), key=natural_key))}"
+        )
+    return mapping
+
+
+def split_groups(protocol: Protocol, subjects: Sequence[str]) -> tuple[list[list[str]], list[str]]:
+    """Subjects per test fold and excluded subjects of a file split, checked to cover every subject once."""
+    split = read_split(protocol.split_file)
+    mapping = match_split_subjects(split, subjects)
+    groups = [[mapping[s] for s in group] for group in split.folds]
+    excluded = [mapping[s] for s in split.exclude]
+    seen: dict[str, str] = {}
+    twice = []
+    for label, members in [*((str(i), g) for i, g in enumerate(groups, start=1)), ("exclude", excluded)]:
+        for subject in members:
+            if subject in seen and seen[subject] != label:
+                twice.append(f"{subject} ({seen[subject]} and {label})")
+            seen[subject] = label
+    if twice:
+        raise ConfigError(f"{split.path}: subject(s) in more than one fold: {', '.join(twice)}")
+    missing = sorted(set(subjects) - set(seen), key=natural_key)
+    if missing:
+        raise ConfigError(
+            f"{split.path}: {len(missing)} subject(s) of the data are in no fold: {', '.join(missing)} "
+            '(place each in a fold, or list it under "exclude")'
+        )
+    return groups, excluded
+
+
+def excluded_records(protocol: Protocol, records: dict[str, list[Record]]) -> list[Record]:
+    """Records of the subjects a split file explicitly excludes (counted, never scored)."""
+    if protocol.split_kind != "file":
+        return []
+    data = records["data"]
+    _, excluded = split_groups(protocol, [r.subject for r in data])
+    return [r for r in data if r.subject in set(excluded)]
 
 
 def make_folds(protocol: Protocol, records: dict[str, list[Record]]) -> list[Fold]:
     """Split records (by dataset role) into the protocol's folds, never letting a subject cross a split."""
     if protocol.split_kind == "cross":
-        return [Fold("all", records["train"], records["test"])]
+        train, test = records["train"], records["test"]
+        shared = sorted({(r.dataset, r.subject) for r in train} & {(r.dataset, r.subject) for r in test})
+        if shared:
+            listing = ", ".join(f"{d}/{s}" for d, s in shared[:10]) + (" ..." if len(shared) > 10 else "")
+            raise ConfigError(
+                f"{protocol.source or protocol.name}: [split] kind 'cross' trains and tests on the same "
+                f"subject(s): {listing}"
+            )
+        return [Fold("all", train, test)]
     data = records["data"]
     subjects = [r.subject for r in data]
     if protocol.split_kind == "kfold":
-        groups = subject_folds(subjects, protocol.folds, protocol.seed)
+        try:
+            groups, excluded = subject_folds(subjects, protocol.folds, protocol.seed), []
+        except ConfigError as exc:
+            raise ConfigError(f"{protocol.source or 'protocol'}: [split] key 'folds': {exc}") from exc
     else:
-        groups = read_split_file(protocol.split_file)
-        known = {_subject_key(s) for s in subjects}
-        missing = sorted({s for g in groups for s in g if _subject_key(s) not in known}, key=natural_key)
-        if missing and len(missing) == sum(len(g) for g in groups):
-            raise ConfigError(f"{protocol.split_file}: none of its subjects are in the dataset")
+        groups, excluded = split_groups(protocol, subjects)
+    skip = set(excluded)
     folds = []
     for index, group in enumerate(groups, start=1):
-        test_keys = {_subject_key(s) for s in group}
-        test = [r for r in data if _subject_key(r.subject) in test_keys]
-        train = [r for r in data if _subject_key(r.subject) not in test_keys]
+        test_subjects = set(group)
+        test = [r for r in data if r.subject in test_subjects]
+        train = [r for r in data if r.subject not in test_subjects and r.subject not in skip]
         folds.append(Fold(str(index), train, test))
     return folds

@@ -53,7 +53,7 @@ def rescore_fold(source: Path, target: Path, hr: dict[str, Any], window_format: 
             rows.append(row)
             continue
         try:
-            estimate = score_windows(video.signals, video.times, video.fps, video.reference, config)
+            estimate = score_windows(video.signals, video.times, video.reference, config)
         except (RppgbenchError, ValueError) as exc:
             rows.append({**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
             continue
@@ -99,7 +99,10 @@ def rescore_run(
     if isinstance(config.get("protocol"), dict):  # the protocol's [hr] table, with the settings changed
         changed = {key.partition(".")[2]: hr[key.partition(".")[2]] for key in assignments}
         config["protocol"] = {**config["protocol"], "hr": {**config["protocol"].get("hr", {}), **changed}}
+    from rppgbench.run_verify import file_checksums
+
     write_json(out / "run.json", {**run, "config": config, "status": run.get("status", "complete"),
+                                  "checksums": file_checksums(out),
                                   "rescored_from": str(run_dir), "rescore_settings": assignments,
                                   "updated": provenance.now_iso(), "provenance": provenance.collect()})  # fmt: skip
     return result

@@ -7,9 +7,12 @@ fails is recorded with its reason and the run goes on.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,16 +21,20 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rppgbench import provenance
+from rppgbench.accounting import account
 from rppgbench.data import Record
 from rppgbench.dataset import DatasetLoader
-from rppgbench.errors import ConfigError, RppgbenchError
+from rppgbench.errors import ConfigError, DamagedRunError, RppgbenchError, UnknownNameError
 from rppgbench.evaluation import evaluate_video
 from rppgbench.executors import Executor, Job, JobOutcome, LocalExecutor
+from rppgbench.integrity import clean_stale_temporaries
+from rppgbench.lifecycle import terminate_as_interrupt
 from rppgbench.method import FitContext, Method
 from rppgbench.metrics import hr_metrics
 from rppgbench.plugins import registry
-from rppgbench.protocol import Fold, Protocol, load_protocol, make_folds
+from rppgbench.protocol import Fold, Protocol, check_preprocess, excluded_records, load_protocol, make_folds
 from rppgbench.recipes import Recipe, get_recipe, layered_params
+from rppgbench.run_verify import effective_status, file_checksums, fold_intact
 from rppgbench.signals import (
     SIGNALS_FILE,
     VideoSignals,
@@ -79,14 +86,16 @@ class RunPlan:
     folds: list[Fold]
     out: Path
     recipe: Recipe | None = None
+    excluded: list[Record] = field(default_factory=list)  # records the split file excludes
+    not_selected: list[Record] = field(default_factory=list)  # test records of folds left out by --fold
 
     def fold_dir(self, fold: Fold) -> Path:
         """Folder of one fold's files."""
         return self.out / "folds" / fold.name
 
     def fold_done(self, fold: Fold) -> bool:
-        """True when the fold finished in an earlier run (its metrics file exists)."""
-        return (self.fold_dir(fold) / "metrics.json").is_file()
+        """True when the fold finished in an earlier run and its files are intact (else it is redone)."""
+        return fold_intact(self.fold_dir(fold))
 
 
 def resolve_root(data_roots: Mapping[str, Path], role: str, dataset: str) -> Path | None:
@@ -100,27 +109,42 @@ def resolve_root(data_roots: Mapping[str, Path], role: str, dataset: str) -> Pat
 def plan_run(options: RunOptions) -> RunPlan:
     """Resolve names, check the configuration against an existing run folder, and split into folds."""
     protocol = load_protocol(options.protocol, options.split_file)
+    check_preprocess(protocol)
     plugins = registry()
     method_class = plugins.method(options.method)
     recipe = get_recipe(options.method, options.recipe) if options.recipe else None
     if recipe is not None:  # method defaults < recipe < --set
         options = replace(options, params=layered_params(recipe, options.params))
     method_config = method_class(**options.params).config  # validates parameters before any work
-    loaders = {
-        role: plugins.dataset(spec.name)(resolve_root(options.data_roots, role, spec.name), **spec.options)
-        for role, spec in protocol.datasets.items()
-    }
+    loaders = {role: _loader(protocol, role, options) for role in protocol.datasets}
     records = {role: loader.records() for role, loader in loaders.items()}
     folds = make_folds(protocol, records)
+    excluded = excluded_records(protocol, records)
+    not_selected: list[Record] = []
     if options.folds:
         unknown = sorted(set(options.folds) - {f.name for f in folds})
         if unknown:
             raise ConfigError(f"unknown fold(s) {unknown}; this protocol has {[f.name for f in folds]}")
+        not_selected = [r for f in folds if f.name not in options.folds for r in f.test]
         folds = [f for f in folds if f.name in options.folds]
     out = options.out or RESULTS_ROOT / protocol.name / options.method
-    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out), recipe)
+    plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out),
+                   recipe=recipe, excluded=excluded, not_selected=not_selected)  # fmt: skip
     _check_resumable(plan)
     return plan
+
+
+def _loader(protocol: Protocol, role: str, options: RunOptions) -> DatasetLoader:
+    """The dataset loader of one role; a wrong name or option names the protocol file and table."""
+    spec = protocol.datasets[role]
+    table = "[dataset]" if role == "data" else f"[split.{role}]"
+    try:
+        cls = registry().dataset(spec.name)
+        return cls(resolve_root(options.data_roots, role, spec.name), **spec.options)
+    except (ConfigError, UnknownNameError) as exc:
+        if "--data-root" in str(exc):
+            raise
+        raise ConfigError(f"{protocol.source or protocol.name}: {table} {exc}") from exc
 
 
 def run_config(plan: RunPlan) -> dict[str, Any]:
@@ -148,7 +172,19 @@ def _check_resumable(plan: RunPlan) -> None:
 
         shutil.rmtree(plan.out)
         return
-    before = read_json(existing).get("config")
+    try:
+        manifest = read_json(existing)
+        before = manifest.get("config")
+    except (ValueError, AttributeError) as exc:
+        raise DamagedRunError(
+            f"{existing}: damaged run file ({exc}); choose another --out or delete that folder"
+        ) from exc
+    live = effective_status(manifest) == "running" and manifest.get("host") == socket.gethostname()
+    if live and manifest.get("pid") not in (None, os.getpid()) and distributed.is_main_process():
+        raise ConfigError(
+            f"{plan.out}: another run (process {manifest['pid']} on {manifest.get('host')}) is writing this "
+            "folder; wait for it, or choose another --out"
+        )
     now = _normalised(run_config(plan))
     if before != now:
         from rppgbench.configdiff import describe, differences
@@ -186,9 +222,25 @@ def execute_plans(plans: list[RunPlan], executor: Executor) -> dict[Path, list[J
     main = distributed.is_main_process()  # under torchrun only rank 0 writes the run's files
     started = provenance.now_iso()
     pending = {plan.out: [fold for fold in plan.folds if not plan.fold_done(fold)] for plan in plans}
-    for plan in plans:
-        if main:
+    if main:
+        for plan in plans:
             write_run_manifest(plan, status="running", started=started)
+            clean_stale_temporaries(plan.out, recursive=True)  # left by a killed run
+    try:
+        with terminate_as_interrupt():
+            return _execute(plans, executor, pending, started, main)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a full disk: run.json must not say `running`
+        if main:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            for plan in plans:
+                with contextlib.suppress(Exception):
+                    write_run_manifest(plan, status=status, started=started, error=str(exc))
+        raise
+
+
+def _execute(
+    plans: list[RunPlan], executor: Executor, pending: dict[Path, list[Fold]], started: str, main: bool
+) -> dict[Path, list[JobOutcome]]:
     prepared = _prepare_all(plans, pending, executor)
     jobs, owners = [], []
     for plan in plans:
@@ -275,10 +327,18 @@ def prepare_one(loader: DatasetLoader, record: Record, config: Any, cache_root: 
     return prepare(loader, [record], config, cache_root, workers=1, progress=False)[record.id]
 
 
-def write_run_manifest(plan: RunPlan, status: str, started: str) -> None:
-    """Write run.json: configuration, provenance and status."""
+def write_run_manifest(plan: RunPlan, status: str, started: str, error: str | None = None) -> None:
+    """Write run.json: configuration, provenance, status, the writing process and, once finished, checksums.
+
+    `pid` and `host` let a reader tell a live `running` run from one killed without notice.
+    """
+    finished = status in ("complete", "incomplete")
     write_json(plan.out / "run.json", {
         "status": status,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        **({"error": error} if error else {}),
+        **({"checksums": file_checksums(plan.out)} if finished else {}),
         "config": _normalised(run_config(plan)),
         "method": plan.method_class.name,
         "protocol": plan.protocol.name,
@@ -355,6 +415,8 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
             reason = (
                 str(exc) if isinstance(exc, RppgbenchError | ValueError) else traceback.format_exc(limit=3)
             )
+            if str(record.location) not in reason and str(result.path) not in reason:
+                reason = f"{record.location}: {reason}"  # every reason names the file
             rows.append(_failed(record, fold, f"{type(exc).__name__}: {reason}".strip()))
             continue
         rows.append(_row(
@@ -398,30 +460,61 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "failures": failures}  # fmt: skip
 
 
+def _fold_error(path: Path) -> str:
+    try:
+        return str(read_json(path)["error"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"{path}: the fold failed (its error file is damaged)"
+
+
 def aggregate(plan: RunPlan) -> dict[str, Any]:
     """Combine the finished folds' predictions into the run's predictions.csv and metrics.json."""
-    fold_dirs = [plan.fold_dir(f) for f in plan.folds]
-    hr = plan.protocol.hr_config().to_dict()
-    return aggregate_folds(plan.out, fold_dirs, hr, plan.options.window_format)
+    failed_rows = []
+    for fold in plan.folds:  # the test videos of a fold that failed as a whole are failed videos
+        error_file = plan.fold_dir(fold) / "failed.json"
+        if not plan.fold_done(fold) and error_file.is_file():
+            reason = f"fold {fold.name} failed: {_fold_error(error_file).strip().splitlines()[-1]}"
+            failed_rows += [_failed(record, fold, reason) for record in fold.test]
+    return aggregate_folds(
+        plan.out,
+        [plan.fold_dir(f) for f in plan.folds],
+        plan.protocol.hr_config().to_dict(),
+        plan.options.window_format,
+        failed_rows=failed_rows,
+        accounting=lambda rows: account(plan, rows),
+    )
 
 
 def aggregate_folds(
-    out: Path, fold_dirs: list[Path], hr_estimator: dict[str, Any], window_format: str
+    out: Path,
+    fold_dirs: list[Path],
+    hr_estimator: dict[str, Any],
+    window_format: str,
+    *,
+    failed_rows: Sequence[dict[str, Any]] = (),
+    accounting: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Combine fold folders (finished: with metrics.json) into `out`'s predictions, metrics and windows."""
+    """Combine fold folders (finished: with metrics.json) into `out`'s predictions, metrics and windows.
+
+    `failed_rows` (videos of folds that failed as a whole) join the predictions; `accounting` maps the
+    rows to the found = scored + failed + excluded record stored in metrics.json.
+    """
     done = [d for d in fold_dirs if (d / "metrics.json").is_file()]
     failed_folds = {
-        d.name: read_json(d / "failed.json")["error"]
+        d.name: _fold_error(d / "failed.json")
         for d in fold_dirs
         if d not in done and (d / "failed.json").is_file()
     }
     frames = [read_predictions(d / "predictions.csv") for d in done]
     rows = [row for frame in frames for row in frame.to_dict("records")]
+    rows += list(failed_rows)
     write_predictions(out / "predictions.csv", rows)
     per_fold = {d.name: read_json(d / "metrics.json")["metrics"] for d in done}
     summary = summarise(rows)
     result = {"overall": summary.pop("metrics"), "folds": per_fold, **summary, "failed_folds": failed_folds,
               "hr_estimator": hr_estimator}  # fmt: skip
+    if accounting is not None:
+        result["accounting"] = accounting(rows)
     write_json(out / "metrics.json", result)
     combine_windows(done, window_file(out, window_format))
     return result

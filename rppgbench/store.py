@@ -6,6 +6,7 @@ leaves a half-written file that looks finished. Layout: docs/architecture.md, "R
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rppgbench.errors import StorageError
+from rppgbench.integrity import temporary_prefix
 from rppgbench.permissions import apply_umask
 
 PREDICTION_COLUMNS = [
@@ -25,9 +28,16 @@ PREDICTION_COLUMNS = [
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write `data` to `path` via a temporary file in the same folder and an atomic rename.
+
+    An OS error (no permission, read-only or full disk) becomes a StorageError naming the path.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
+    except OSError as exc:
+        raise StorageError.from_os(path.parent, exc, "cannot write results here") from exc
     try:
         apply_umask(handle)  # mkstemp creates 0600; results get the user's umask like any new file
         with os.fdopen(handle, "wb") as out:
@@ -35,8 +45,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError.from_os(path, exc, "cannot write") from exc
         raise
 
 

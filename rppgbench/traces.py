@@ -201,12 +201,15 @@ def orient_to_blood_volume(
 
     More blood absorbs more light, so the reflected colour moves against the blood-volume signature
     (PBV_SIGNATURE) of the normalised traces. The sign is chosen from the correlation with that
-    projection, band-passed like the signal; this also fixes ICA's sign ambiguity.
+    projection, band-passed like the signal; this also fixes ICA's sign ambiguity. The signature's mean
+    is removed before projecting: otherwise the projection is mostly overall brightness (flicker,
+    motion), which moves all channels alike, and the sign follows the light instead of the pulse.
     """
     from rppgbench.signal.hr import bandpass
 
     norm = rgb / np.mean(rgb, axis=0)
-    reflect = bandpass(norm @ PBV_SIGNATURE, fps, band_bpm)
+    colour = PBV_SIGNATURE - PBV_SIGNATURE.mean()  # blind to changes common to the three channels
+    reflect = bandpass(norm @ colour, fps, band_bpm)
     return -signal if float(np.dot(signal, reflect)) > 0 else signal
 
 

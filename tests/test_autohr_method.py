@@ -167,11 +167,12 @@ def test_tiny_derived_network_learns_to_beat_a_constant_hr_predictor(tmp_path):
     from rppgbench.training.toy import make_pulse_clips
 
     train_hr, test_hr = [55, 65, 75, 85, 95, 105, 115, 125], [60, 80, 100, 120, 70]
-    method = AutoHR(channels=2, clip_frames=64, size=16, epochs=8, batch_size=4, lr=3e-3, num_workers=0,
-                    val_fraction=0.0, device="cpu", da1=False, da2=False, input_scaling="ratio")  # fmt: skip
+    method = AutoHR(channels=2, clip_frames=64, size=16, epochs=16, windows_per_clip=6, batch_size=4, lr=1e-2,
+                    num_workers=0, val_fraction=0.0, device="cpu", da1=False, da2=False,
+                    input_scaling="ratio")  # fmt: skip
     method.fit(make_pulse_clips(train_hr, frames=192, size=16, seed=1), FitContext(tmp_path, progress=False))
     test = make_pulse_clips(test_hr, frames=300, size=16, seed=2)
     predicted = np.array([estimate_hr(method.predict(clip), clip.fps) for clip in test])
     mae = np.mean(np.abs(predicted - test_hr))
     constant_mae = np.mean(np.abs(np.mean(train_hr) - np.array(test_hr)))
-    assert mae < 0.25 * constant_mae, (predicted, mae, constant_mae)
+    assert mae < 2.0 and mae < 0.1 * constant_mae, (predicted, mae, constant_mae)

@@ -19,6 +19,7 @@ from rppgbench_plugins.autohr.supernet import SuperNet
 
 from rppgbench.data import Clip, Record, Reference
 from rppgbench.errors import ConfigError
+from rppgbench.training.checkpoint import load_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +167,7 @@ def test_search_alpha_is_exactly_frozen_during_warmup(tmp_path):
     settings = dict(channels=2, partial=2, clip_frames=16, size=16, epochs=1, warmup_epochs=1, batch_size=2,
                     device="cpu", windows_per_clip=1, seed=3, ops=SMALL_OPS)  # fmt: skip
     run_search(pulsing_clips(), tmp_path, settings, progress=False)
-    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
+    state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     torch.manual_seed(3)  # run_search seeds with `seed` before building the supernet
     fresh = SuperNet(SMALL_OPS.split(","), channels=2, partial=2)
     torch.testing.assert_close(state["model"]["arch.alpha"], fresh.arch.alpha.detach())

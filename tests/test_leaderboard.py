@@ -276,14 +276,14 @@ def test_baseline_and_check_exit_codes(runs_dir: Path, tmp_path: Path) -> None:
     assert same.exit_code == 0, same.output
     assert "passed: 0 regression(s)" in same.output
 
-    worse = dict(OVERALL["chrom"], mae=2.5, r=0.9)  # MAE +0.75 > 0.5; r -0.091 > 0.05
+    worse = dict(OVERALL["chrom"], mae=2.5, r=0.9)  # MAE +43% > 1%; r -0.091 > 0.01
     make_run(tmp_path / "new" / "chrom", "chrom", CHROM_ERRORS, worse)
     regressed = CliRunner().invoke(
         check_command, [str(tmp_path / "new" / "chrom"), "--baseline", str(baseline)]
     )
     assert regressed.exit_code == 1
-    assert "REGRESSION mae: baseline 1.75, now 2.5, tolerance 0.5 (lower is better)" in regressed.output
-    assert "REGRESSION r: baseline 0.991, now 0.9, tolerance 0.05 (higher is better)" in regressed.output
+    assert "REGRESSION mae: baseline 1.75, now 2.5, tolerance 1% (lower is better)" in regressed.output
+    assert "REGRESSION r: baseline 0.991, now 0.9, tolerance 0.01 (higher is better)" in regressed.output
     loose = CliRunner().invoke(check_command, [str(tmp_path / "new" / "chrom"), "--baseline", str(baseline),
                                                "--tolerance", "mae=1,r=0.1"])  # fmt: skip
     assert loose.exit_code == 0, loose.output
@@ -296,6 +296,21 @@ def test_baseline_and_check_exit_codes(runs_dir: Path, tmp_path: Path) -> None:
         .exit_code
         == 0
     )
+
+
+def test_default_tolerance_fails_a_14_percent_mae_regression_and_passes_reproduction(
+    runs_dir: Path, tmp_path: Path
+) -> None:
+    baseline = tmp_path / "baseline.json"
+    invoke(baseline_command, [runs_dir / "chrom", "--out", baseline])
+    folders = {}
+    for factor, code in ((1.14, 1), (1.0 + 1e-4 / 1.75, 0)):  # 14% worse fails; a 1e-4 bpm wobble passes
+        folders[factor] = folder = tmp_path / f"x{factor}" / "chrom"
+        make_run(folder, "chrom", CHROM_ERRORS, dict(OVERALL["chrom"], mae=1.75 * factor))
+        result = CliRunner().invoke(check_command, [str(folder), "--baseline", str(baseline)])
+        assert result.exit_code == code, result.output
+    loose = [str(folders[1.14]), "--baseline", str(baseline), "--tolerance", "mae=20%"]
+    assert CliRunner().invoke(check_command, loose).exit_code == 0
 
 
 def test_check_more_failed_videos_is_a_regression(runs_dir: Path, tmp_path: Path) -> None:

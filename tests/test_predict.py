@@ -188,7 +188,7 @@ def test_trained_method_uses_weights_and_training_crop(media):
     ("case", "args", "code", "message"),
     [
         ("missing", ["{folder}/nope.avi"], 1, "video file not found"),
-        ("text", ["{text}"], 1, "not a video OpenCV can decode"),
+        ("text", ["{text}"], 1, "not a video FFmpeg can decode"),
         ("noise", ["{noise}"], 1, "no face found on frame 0"),
         (
             "short",

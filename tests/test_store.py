@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from rppgbench.errors import StorageError
 from rppgbench.store import atomic_write_bytes, read_json, read_predictions, write_json, write_predictions
 
 
@@ -34,7 +35,7 @@ def test_atomic_write_cleans_up_on_error(tmp_path, monkeypatch):
         raise OSError("rename failed")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="y.bin: cannot write"):
         atomic_write_bytes(tmp_path / "y.bin", b"data")
     assert list(tmp_path.iterdir()) == []
 

@@ -187,7 +187,7 @@ def video_span(loader: DatasetLoader, record: Record) -> tuple[float, float] | N
     try:
         frames = loader.open_frames(record)
         count = frames.frame_count()
-        if not count:
+        if not count or not frames.fps:
             return None
         times = loader.frame_timestamps(record, count, frames.fps)
     except DataError:

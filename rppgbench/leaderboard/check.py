@@ -3,6 +3,12 @@
 `make_baseline` freezes a run's overall metrics, video counts and provenance into a JSON file;
 `check_run` compares a new run of the same protocol and method against it, direction-aware (errors
 must not grow, r must not shrink) within per-metric tolerances. More failed videos is a regression too.
+
+Default tolerances are tight because runs reproduce: the same command on the same data gives the
+same metrics (identical for the CI baselines on CPU). Error metrics (sd, mae, rmse, mape) may worsen
+by 1% of the baseline's value (relative, so a 14% MAE regression fails whatever the scale), r by
+0.01, and no video more may fail. `--tolerance mae=0.5` sets an absolute allowance, `mae=5%` a
+relative one.
 """
 
 from __future__ import annotations
@@ -22,23 +28,59 @@ from rppgbench.store import write_json
 
 FORMAT = "rppgbench-baseline/1"
 BASELINE_METRICS = ("sd", "mae", "rmse", "mape", "r")
-DEFAULT_TOLERANCES = {"sd": 0.5, "mae": 0.5, "rmse": 0.5, "mape": 1.0, "r": 0.05, "failed": 0}
 
 
-def parse_tolerances(text: str | None) -> dict[str, float]:
-    """`"mae=0.5,rmse=0.5,r=0.05"` over the defaults; ConfigError on a malformed or negative entry."""
+@dataclass(frozen=True)
+class Tolerance:
+    """How much a metric may worsen: an absolute amount, or a percentage of the baseline's value."""
+
+    value: float
+    relative: bool = False
+
+    def allowed(self, baseline: float) -> float:
+        """The allowed worsening for this baseline value."""
+        return self.value / 100.0 * abs(baseline) if self.relative else self.value
+
+    @classmethod
+    def parse(cls, text: str | float) -> Tolerance:
+        """`0.5` (absolute) or `2%` (relative); ValueError if malformed or negative."""
+        raw = str(text).strip()
+        relative = raw.endswith("%")
+        number = float(raw.rstrip("%"))
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(raw)
+        return cls(number, relative)
+
+    def __str__(self) -> str:
+        return f"{self.value:g}%" if self.relative else f"{self.value:g}"
+
+
+DEFAULT_TOLERANCES = {
+    "sd": Tolerance(1.0, True),
+    "mae": Tolerance(1.0, True),
+    "rmse": Tolerance(1.0, True),
+    "mape": Tolerance(1.0, True),
+    "r": Tolerance(0.01),
+    "failed": Tolerance(0),
+}
+
+
+def parse_tolerances(text: str | None) -> dict[str, Tolerance]:
+    """`"mae=0.5,rmse=2%,r=0.05"` over the defaults; ConfigError on a malformed or negative entry."""
     tolerances = dict(DEFAULT_TOLERANCES)
     for item in (text or "").split(","):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
         try:
-            number = float(value)
+            tolerance = Tolerance.parse(value)
         except ValueError:
-            number = math.nan
-        if not sep or not key.strip() or not math.isfinite(number) or number < 0:
-            raise ConfigError(f"--tolerance entry {item.strip()!r} is not METRIC=NON_NEGATIVE_NUMBER")
-        tolerances[key.strip().lower()] = number
+            tolerance = None
+        if not sep or not key.strip() or tolerance is None:
+            raise ConfigError(
+                f"--tolerance entry {item.strip()!r} is not METRIC=NUMBER or METRIC=PERCENT% (non-negative)"
+            )
+        tolerances[key.strip().lower()] = tolerance
     return tolerances
 
 
@@ -109,7 +151,7 @@ class Finding:
     metric: str
     baseline: float | None
     now: float | None
-    tolerance: float
+    tolerance: Tolerance
     higher_is_better: bool
 
     def describe(self) -> str:
@@ -117,7 +159,7 @@ class Finding:
         way = "higher" if self.higher_is_better else "lower"
         return (
             f"{self.metric}: baseline {_fmt(self.baseline)}, now {_fmt(self.now)}, "
-            f"tolerance {self.tolerance:g} ({way} is better)"
+            f"tolerance {self.tolerance} ({way} is better)"
         )
 
 
@@ -141,10 +183,14 @@ class CheckResult:
 
 
 def check_run(
-    run: RunResult, baseline: dict[str, Any], tolerances: dict[str, float] | None = None
+    run: RunResult, baseline: dict[str, Any], tolerances: dict[str, Tolerance | float] | None = None
 ) -> CheckResult:
-    """Compare `run` with `baseline`; ConfigError (exit 2) when they are not the same benchmark."""
-    tolerances = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    """Compare `run` with `baseline`; ConfigError (exit 2) when they are not the same benchmark.
+
+    A plain number as tolerance is absolute (bpm for the errors).
+    """
+    given = {k: v if isinstance(v, Tolerance) else Tolerance(float(v)) for k, v in (tolerances or {}).items()}
+    tolerances = {**DEFAULT_TOLERANCES, **given}
     if baseline.get("protocol") != run.protocol or baseline.get("method") != run.method:
         raise ConfigError(
             f"baseline is {baseline.get('method')!r} on {baseline.get('protocol')!r} but the run "
@@ -182,11 +228,12 @@ def check_run(
 
 
 def _classify(result: CheckResult, finding: Finding) -> None:
-    base, now, tol = finding.baseline, finding.now, finding.tolerance
+    base, now = finding.baseline, finding.now
     if now is None:  # a metric that could be computed before and no longer can is a regression
         result.regressions.append(finding)
         return
     change = (now - base) if finding.higher_is_better else (base - now)  # positive = better
+    tol = finding.tolerance.allowed(base)
     if change < -tol - 1e-12:
         result.regressions.append(finding)
     elif change > tol + 1e-12:

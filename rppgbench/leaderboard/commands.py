@@ -214,7 +214,10 @@ def baseline_command(result_dir, out):
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path), required=True,
               help="Baseline file written by `rppgbench baseline`.")  # fmt: skip
 @click.option(
-    "--tolerance", default=None, help="Allowed worsening per metric, e.g. mae=0.5,rmse=0.5,r=0.05,failed=0."
+    "--tolerance",
+    default=None,
+    help="Allowed worsening per metric: absolute (mae=0.5) or relative (mae=2%%). "
+    "Default: sd, mae, rmse, mape 1%%; r 0.01; failed 0.",
 )
 @_reports_errors
 def check_command(result_dir, baseline_file, tolerance):

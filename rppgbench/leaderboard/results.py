@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rppgbench.errors import ConfigError, DataError
-from rppgbench.store import PREDICTION_COLUMNS, read_json, read_predictions
+from rppgbench.errors import ConfigError, DamagedRunError, DataError
+from rppgbench.run_verify import verify_predictions, verify_run
+from rppgbench.store import PREDICTION_COLUMNS, read_predictions
 
 #: Protocol sections that decide what is measured; runs differing here are not comparable.
 COMPARABLE_SECTIONS = ("split", "test", "reference", "hr")
-REQUIRED_FILES = ("run.json", "metrics.json", "predictions.csv")
 
 
 @dataclass
@@ -142,30 +142,21 @@ def _name(run: dict[str, Any], key: str, path: Path) -> str:
 
 
 def load_run(path: str | Path) -> RunResult:
-    """Read one run directory; DataError names the missing or malformed file."""
+    """Read one run directory after verifying it (`rppgbench.run_verify`); DamagedRunError names the fault."""
     folder = Path(path)
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if missing:
-        raise DataError(f"{folder}: not a finished run directory (missing {', '.join(missing)})")
-    try:
-        run = read_json(folder / "run.json")
-        metrics = read_json(folder / "metrics.json")
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{folder}: malformed JSON ({exc})") from exc
+    run, metrics = verify_run(folder)
     predictions_file = folder / "predictions.csv"
     try:
         predictions = read_predictions(predictions_file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise DataError(f"{predictions_file}: cannot be read ({exc})") from exc
-    absent = [c for c in ("video_id", "status", "hr_pred", "hr_ref") if c not in predictions.columns]
-    if absent:
-        raise DataError(f"{predictions_file}: missing column(s) {', '.join(absent)}")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
+        raise DamagedRunError(f"{predictions_file}: damaged run file: cannot be read ({exc})") from exc
+    verify_predictions(predictions_file, predictions, metrics)
     for column in PREDICTION_COLUMNS:
         if column not in predictions.columns:
             predictions[column] = np.nan if column in ("hr_pred", "hr_ref", "abs_error") else ""
     if predictions["video_id"].duplicated().any():
         dup = predictions.loc[predictions["video_id"].duplicated(), "video_id"].iloc[0]
-        raise DataError(f"{predictions_file}: video {dup!r} appears more than once")
+        raise DamagedRunError(f"{predictions_file}: video {dup!r} appears more than once")
     config = run.get("config", {})
     method_block = config.get("method") or (run["method"] if isinstance(run.get("method"), dict) else {})
     protocol_block = config.get("protocol") or (

@@ -19,6 +19,7 @@ import numpy as np
 import rppgbench
 from rppgbench.data import Clip, Record, Reference
 from rppgbench.errors import ConfigError, DataError, RppgbenchError, SignalError
+from rppgbench.evaluation import uniform_signal
 from rppgbench.method import Method
 from rppgbench.predict.faces import FaceCrops, read_face_crops
 from rppgbench.predict.reference import read_reference_csv
@@ -206,7 +207,7 @@ def predict(
             f"{crops.path}: the clip is {crops.duration:.2f} s long ({crops.n_frames} frames at "
             f"{crops.fps:g} fps), shorter than one {window:g} s HR window; use a shorter --window"
         )
-    signal = _signal(instance, crops)
+    signal, _ = uniform_signal(_signal(instance, crops), crops.timestamps)  # variable frame rate: resampled
     hr_bpm = estimate_hr(signal, crops.fps, hr_config, name=f"{crops.path.name} rPPG signal")
     times, series = hr_over_time(signal, crops.fps, window, step, hr_config)
     result = PredictionResult(

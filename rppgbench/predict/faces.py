@@ -45,6 +45,7 @@ class FaceCrops:
     detections: int = 0
     missed_frames: list[int] = field(default_factory=list)
     announced_frames: int = 0
+    frame_times: np.ndarray | None = None  # from the container (variable frame rate); None: uniform
 
     @property
     def n_frames(self) -> int:
@@ -58,7 +59,9 @@ class FaceCrops:
 
     @property
     def timestamps(self) -> np.ndarray:
-        """Frame times in seconds from the first frame (uniform at the video's frame rate)."""
+        """Frame times in seconds from the first frame: the container's, else uniform at `fps`."""
+        if self.frame_times is not None and len(self.frame_times) >= self.n_frames:
+            return np.asarray(self.frame_times[: self.n_frames], dtype=np.float64)
         return np.arange(self.n_frames, dtype=np.float64) / self.fps
 
     def describe(self) -> dict[str, Any]:
@@ -160,6 +163,8 @@ def read_face_crops(
             close()
     crops, boxes = buffer.result()
     assert first_frame is not None  # VideoFile raises when no frame decodes
+    if video.timestamps is None:
+        raise DataError(video.problem or f"{video.path}: no frame timestamps and no frame rate")
     detected_first = detector is not None and tracker.first_box is not None
     return FaceCrops(
         path=video.path,
@@ -172,6 +177,7 @@ def read_face_crops(
         detections=int(detected_first) + len(tracker.redetect_scores),
         missed_frames=tracker.misses,
         announced_frames=announced,
+        frame_times=video.timestamps,
     )
 
 

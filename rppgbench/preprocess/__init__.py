@@ -4,7 +4,14 @@
 record (reused on later runs); `load_clip` opens one as a `Clip` whose frames are read lazily.
 """
 
-from rppgbench.preprocess.cache import CACHE_FORMAT_VERSION, CachedFrames, cache_path, clip_attrs, load_clip
+from rppgbench.preprocess.cache import (
+    CACHE_FORMAT_VERSION,
+    CachedFrames,
+    cache_path,
+    clip_attrs,
+    load_clip,
+    verify_clip,
+)
 from rppgbench.preprocess.config import PreprocessConfig
 from rppgbench.preprocess.pipeline import PrepResult, prepare, prepare_record
 
@@ -16,6 +23,7 @@ __all__ = [
     "cache_path",
     "clip_attrs",
     "load_clip",
+    "verify_clip",
     "prepare",
     "prepare_record",
 ]

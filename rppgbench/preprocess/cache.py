@@ -9,7 +9,11 @@ Layout of a clip file:
                       attr reference_kind ("ppg" | "ecg" | "hr")
   aligned_reference   (T,) float32 reference resampled onto the timestamps (absent for kind "hr")
   attrs               record (JSON), config (JSON), loader (JSON), rppgbench_version, cache_format,
-                      detector facts (detection_score, no_face_fallback, redetect_misses, ...), compression
+                      detector facts (detection_score, no_face_fallback, redetect_misses, ...), compression,
+                      checksums (JSON: sha256 of every dataset's bytes and of the other attributes)
+
+Integrity: `verify_clip` recomputes the checksums; `prepare` verifies a cached clip before reusing it
+and prepares it again when it is damaged, and `load_clip` verifies everything but the frames (cheap).
 
 Compression: face crops carry camera noise, which general-purpose codecs barely shrink. On noisy
 640x480 test video (benchmarks/bench_preprocess.py) LZF saved 15% and gzip level 1 22% of the space,
@@ -22,10 +26,14 @@ part of the cache key.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -37,11 +45,12 @@ import numpy as np
 from rppgbench import __version__
 from rppgbench.data import Clip, Record, Reference
 from rppgbench.dataset import DatasetLoader
-from rppgbench.errors import ConfigError, DataError
+from rppgbench.errors import ConfigError, DataError, StorageError
+from rppgbench.integrity import temporary_name
 from rppgbench.paths import cache_root as default_cache_root
 from rppgbench.preprocess.config import PreprocessConfig
 
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: checksums attribute
 CHUNK_FRAMES = 16
 COMPRESSIONS: dict[str, dict[str, Any]] = {
     "none": {},
@@ -50,6 +59,46 @@ COMPRESSIONS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_COMPRESSION = "none"
 TMP_SUFFIX = ".tmp"
+CHECKSUMS_ATTR = "checksums"
+ATTRS_KEY = "@attrs"
+log = logging.getLogger("rppgbench.cache")
+FREE_SPACE_MARGIN = 1 << 20  # bytes kept free beyond a clip's estimated size
+_UNCLOSABLE: list[Any] = []  # HDF5 objects of a file whose close failed (full disk); see _quarantine
+
+
+def _quarantine(*objects: Any) -> None:
+    """Keep HDF5 objects of a file that could not be closed alive until the process ends.
+
+    HDF5 crashes (segmentation fault) when it frees such objects, even at interpreter exit; so they
+    are never freed, and the process then leaves with exit code 1 (it only happens after a storage
+    error, which already ends the command with 1) without HDF5's own tear-down.
+    """
+    if not _UNCLOSABLE:
+        atexit.register(_exit_without_hdf5_teardown)
+    _UNCLOSABLE.extend(o for o in objects if o is not None)
+
+
+def _exit_without_hdf5_teardown() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def ensure_space(folder: Path, needed_bytes: int) -> None:
+    """StorageError naming `folder` when its file system has less than `needed_bytes` (+ a margin) free.
+
+    Checked before a clip is written, because HDF5 cannot recover cleanly from a full disk.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise StorageError.from_os(folder, exc, "cannot use the clip cache") from exc
+    if free < needed_bytes + FREE_SPACE_MARGIN:
+        raise StorageError(
+            f"{folder}: no space left for the clip cache ({free / 2**20:.1f} MiB free, the next clip needs "
+            f"about {(needed_bytes + FREE_SPACE_MARGIN) / 2**20:.1f} MiB); free some space or use --cache-dir"
+        )
 
 
 def _json(value: Any) -> str:
@@ -121,14 +170,33 @@ class ClipWriter:
         self, path: Path, size: int, chunk_frames: int = CHUNK_FRAMES, compression: str = DEFAULT_COMPRESSION
     ):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}{TMP_SUFFIX}")
+        self.tmp_path = temporary_name(self.path)
         if compression not in COMPRESSIONS:
             raise ConfigError(f"compression {compression!r} is not one of {list(COMPRESSIONS)}")
         self.size = size
         self.compression = compression
         self.count = 0
-        self._file: h5py.File | None = h5py.File(self.tmp_path, "w")
+        self._digest = hashlib.sha256()
+        self._file: h5py.File | None = None
+        with self._storage("cannot create a clip file in the cache"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = h5py.File(self.tmp_path, "w")
+            self._create_datasets(size, chunk_frames, compression)
+        self._buffer = np.empty((chunk_frames, size, size, 3), dtype=np.uint8)
+        self._box_buffer = np.empty((chunk_frames, 4), dtype=np.int32)
+        self._filled = 0
+
+    @contextlib.contextmanager
+    def _storage(self, doing: str):
+        """OS errors while writing the cache (full, read-only, no permission) become a StorageError."""
+        try:
+            yield
+        except OSError as exc:
+            self.abort()
+            raise StorageError(f"{self.tmp_path.parent}: {doing} ({exc})") from exc
+
+    def _create_datasets(self, size: int, chunk_frames: int, compression: str) -> None:
+        assert self._file is not None
         self._frames = self._file.create_dataset(
             "frames",
             shape=(0, size, size, 3),
@@ -140,9 +208,6 @@ class ClipWriter:
         self._boxes = self._file.create_dataset(
             "face_boxes", shape=(0, 4), maxshape=(None, 4), dtype=np.int32, chunks=(1024, 4)
         )
-        self._buffer = np.empty((chunk_frames, size, size, 3), dtype=np.uint8)
-        self._box_buffer = np.empty((chunk_frames, 4), dtype=np.int32)
-        self._filled = 0
 
     def append(self, crop: np.ndarray, box: tuple[int, int, int, int]) -> None:
         """Add one (S, S, 3) uint8 crop and the box it was cut from."""
@@ -156,10 +221,12 @@ class ClipWriter:
         if self._filled == 0:
             return
         n, end = self._filled, self.count + self._filled
-        self._frames.resize(end, axis=0)
-        self._frames[self.count : end] = self._buffer[:n]
-        self._boxes.resize(end, axis=0)
-        self._boxes[self.count : end] = self._box_buffer[:n]
+        self._digest.update(self._buffer[:n].data)
+        with self._storage("cannot write to the clip cache"):
+            self._frames.resize(end, axis=0)
+            self._frames[self.count : end] = self._buffer[:n]
+            self._boxes.resize(end, axis=0)
+            self._boxes[self.count : end] = self._box_buffer[:n]
         self.count, self._filled = end, 0
 
     @property
@@ -168,12 +235,18 @@ class ClipWriter:
         return self.count + self._filled
 
     def commit(self, timestamps: np.ndarray, reference: Reference | None, attrs: Mapping[str, Any]) -> Path:
-        """Write timestamps, reference and attributes, close, and atomically rename into place."""
+        """Write timestamps, reference, attributes and checksums, close, and atomically rename into place."""
         self._flush()
-        assert self._file is not None
-        f = self._file
         if len(timestamps) != self.count:
             raise ValueError(f"{len(timestamps)} timestamps for {self.count} frames")
+        with self._storage("cannot write to the clip cache"):
+            self._commit(timestamps, reference, attrs)
+            os.replace(self.tmp_path, self.path)
+        return self.path
+
+    def _commit(self, timestamps: np.ndarray, reference: Reference | None, attrs: Mapping[str, Any]) -> None:
+        assert self._file is not None
+        f = self._file
         f.create_dataset("timestamps", data=np.asarray(timestamps, dtype=np.float64))
         if reference is not None:
             f.create_dataset("reference_values", data=np.asarray(reference.values, dtype=np.float64))
@@ -186,17 +259,24 @@ class ClipWriter:
         f.attrs["rppgbench_version"] = __version__
         f.attrs["cache_format"] = CACHE_FORMAT_VERSION
         f.attrs["compression"] = self.compression
+        sums = {name: _dataset_digest(f[name]) for name in f if name != "frames"}
+        sums["frames"] = self._digest.hexdigest()
+        sums[ATTRS_KEY] = _attrs_digest(f.attrs)
+        f.attrs[CHECKSUMS_ATTR] = _json(sums)
+        f.flush()
         f.close()
         self._file = None
-        os.replace(self.tmp_path, self.path)
-        return self.path
 
     def abort(self) -> None:
-        """Close and delete the temporary file (idempotent)."""
+        """Close and delete the temporary file (idempotent; never raises, even on a full disk)."""
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except Exception:  # e.g. a full disk: HDF5 must never free these objects (see _quarantine)
+                _quarantine(self._file, getattr(self, "_frames", None), getattr(self, "_boxes", None))
             self._file = None
-        self.tmp_path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.tmp_path.unlink(missing_ok=True)
 
     def __enter__(self) -> ClipWriter:
         return self
@@ -298,6 +378,50 @@ class CachedFrames:
         return f"CachedFrames({str(self.path)!r}, shape={self.shape})"
 
 
+def _dataset_digest(dataset: h5py.Dataset, block_frames: int = 256) -> str:
+    """sha256 of a dataset's C-order bytes, read `block_frames` rows at a time."""
+    digest = hashlib.sha256()
+    for start in range(0, max(dataset.shape[0], 1) if dataset.shape else 1, block_frames):
+        part = dataset[start : start + block_frames] if dataset.shape else dataset[()]
+        digest.update(np.ascontiguousarray(part).data)
+    return digest.hexdigest()
+
+
+def _attrs_digest(attrs: h5py.AttributeManager) -> str:
+    """sha256 of every attribute but the checksums, as read back from the file."""
+    items = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items() if k != CHECKSUMS_ATTR}
+    text = json.dumps({k: (v.item() if isinstance(v, np.generic) else v) for k, v in items.items()},
+                      sort_keys=True, default=str)  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def verify_clip(path: Path, frames: bool = True) -> str | None:
+    """What is wrong with a clip file ("checksum of 'timestamps' does not match", ...), or None if intact.
+
+    `frames=False` skips the frames (the bulk of the file) and checks everything else.
+    """
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("cache_format") != CACHE_FORMAT_VERSION:
+                return f"cache format {f.attrs.get('cache_format')!r}, expected {CACHE_FORMAT_VERSION}"
+            if CHECKSUMS_ATTR not in f.attrs:
+                return "no checksums"
+            sums = json.loads(f.attrs[CHECKSUMS_ATTR])
+            missing = sorted({"frames", "timestamps", "face_boxes"} - set(f))
+            if missing:
+                return f"dataset(s) {missing} missing"
+            if _attrs_digest(f.attrs) != sums.get(ATTRS_KEY):
+                return "checksum of the attributes does not match"
+            for name in f:
+                if name == "frames" and not frames:
+                    continue
+                if _dataset_digest(f[name]) != sums.get(name):
+                    return f"checksum of {name!r} does not match its content"
+    except (OSError, KeyError, ValueError, TypeError) as exc:  # h5py reports damaged structure as OSError
+        return f"not a readable clip file ({exc})"
+    return None
+
+
 def load_clip(path: Path, record: Record | None = None) -> Clip:
     """Open a prepared clip file: frames stay on disk (CachedFrames), everything else is read now.
 
@@ -306,6 +430,9 @@ def load_clip(path: Path, record: Record | None = None) -> Clip:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: clip file not found (run `rppgbench prepare` first)")
+    problem = verify_clip(path, frames=False)
+    if problem:
+        raise DataError(f"{path}: damaged cached clip: {problem} (it is prepared again on the next run)")
     try:
         with h5py.File(path, "r") as f:
             timestamps = f["timestamps"][:]

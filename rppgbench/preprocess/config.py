@@ -90,8 +90,11 @@ class PreprocessConfig:
         declared = {p.name: p for p in cls.params()}
         unknown = sorted(set(values) - set(declared))
         if unknown:
+            from rppgbench.protocol_schema import did_you_mean
+
             raise ConfigError(
-                f"preprocess has no setting {', '.join(unknown)}; valid: {', '.join(sorted(declared))}"
+                f"preprocess has no setting {', '.join(unknown)}{did_you_mean(unknown[0], sorted(declared))}; "
+                f"valid: {', '.join(sorted(declared))}"
             )
         converted: dict[str, Any] = {}
         for name, value in values.items():

@@ -7,6 +7,7 @@ that video's `PrepResult` error (file and reason); the other videos carry on.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -26,22 +27,27 @@ from tqdm import tqdm
 
 from rppgbench.data import Record, Reference
 from rppgbench.dataset import DatasetLoader
-from rppgbench.errors import ConfigError, DataError
+from rppgbench.errors import ConfigError, DataError, StorageError
+from rppgbench.integrity import clean_stale_temporaries
 from rppgbench.preprocess.cache import (
     COMPRESSIONS,
     DEFAULT_COMPRESSION,
     ClipWriter,
     cache_path,
+    ensure_space,
     record_to_dict,
+    verify_clip,
 )
 from rppgbench.preprocess.config import PreprocessConfig
 from rppgbench.preprocess.crop import FaceTracker, crop_resize
 from rppgbench.preprocess.face import Box, FaceDetector
+from rppgbench.video import MAX_FPS, MIN_FPS, plausible_rate
 
 # Plausible native sampling rates (Hz) per reference kind; outside them the loader has the rate wrong.
 REFERENCE_RATE_LIMITS = {"ppg": (10.0, 10_000.0), "ecg": (50.0, 10_000.0), "hr": (0.05, 1_000.0)}
 # How far (s) the reference may stop short of the frames at either end, beyond two of its own samples.
 REFERENCE_SLACK_S = 0.5
+log = logging.getLogger("rppgbench.preprocess")
 
 
 @dataclass(frozen=True)
@@ -82,12 +88,16 @@ def prepare(
         raise ConfigError(f"dataset {loader.name!r} lists record ids more than once: {', '.join(duplicates)}")
     results: dict[str, PrepResult] = {}
     jobs: list[tuple[Record, Path]] = []
+    cleaned: set[Path] = set()
     for record in records:
         path = cache_path(loader, record, config, cache_root)
-        cached = _cached_length(path) if path.is_file() else None
+        if path.parent not in cleaned:  # temporary files of killed writers
+            cleaned.add(path.parent)
+            clean_stale_temporaries(path.parent)
+        cached = _verified_length(path, record) if path.is_file() else None
         if cached is not None:
             results[record.id] = PrepResult(record.id, True, path, reused=True, n_frames=cached)
-        else:  # not there, or unreadable (e.g. a damaged disk): prepared again and replaced
+        else:  # not there, or damaged: prepared again and replaced
             jobs.append((record, path))
     with tqdm(
         total=len(records),
@@ -121,13 +131,18 @@ def prepare(
     return {record.id: results[record.id] for record in records}
 
 
-def _cached_length(path: Path) -> int | None:
-    """Frames in a cached clip, or None if the file cannot be read as one."""
-    try:
+def _verified_length(path: Path, record: Record) -> int | None:
+    """Frames in an intact cached clip; None (with a warning naming the file and the fault) if damaged."""
+    problem = verify_clip(path)
+    if problem is None:
         with h5py.File(path, "r") as f:
-            return int(f["frames"].shape[0]) if "timestamps" in f else None
-    except (OSError, KeyError):
-        return None
+            owner = f.attrs.get("record_id")
+            if owner == record.id:
+                return int(f["frames"].shape[0])
+            problem = f"it holds the clip of {owner!r}"
+    message = f"{path}: cached clip of {record.id} is damaged ({problem}); preparing it again"
+    log.warning(message)
+    return None
 
 
 def _check_picklable(loader: DatasetLoader) -> None:
@@ -169,6 +184,8 @@ def _run_pool(
                     record, path = inflight.pop(future)
                     try:
                         done(future.result())
+                    except StorageError:
+                        raise
                     except BrokenProcessPool:
                         suspects.append((record, path))
                     except Exception as exc:  # e.g. a result that could not be sent back
@@ -201,6 +218,8 @@ def _run_alone(
     with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker) as pool:
         try:
             return pool.submit(prepare_record, loader, record, config, path, compression).result()
+        except StorageError:
+            raise
         except BrokenProcessPool:
             return _failure(record, "the worker process preparing this video died (crash or out of memory)")
         except Exception as exc:
@@ -218,10 +237,15 @@ def prepare_record(
     path: Path,
     compression: str = DEFAULT_COMPRESSION,
 ) -> PrepResult:
-    """Prepare one record into `path`; any problem becomes an error result, never an exception."""
+    """Prepare one record into `path`; any problem of the video becomes an error result.
+
+    A cache that cannot be written (StorageError) is not the video's fault: it stops the whole job.
+    """
     start = time.perf_counter()
     try:
         n_frames = _prepare(loader, record, config, Path(path), compression)
+    except StorageError:
+        raise
     except DataError as exc:
         message = str(exc)
         if str(record.location) not in message and not message.startswith("/"):
@@ -244,15 +268,15 @@ def _prepare(
     reference = loader.load_reference(record)
     check_reference(reference, record)
     source = loader.open_frames(record)
-    fps = float(record.fps or source.fps or 0.0)
-    if fps <= 0:
-        raise DataError(f"{record.location}: no frame rate known for this video")
+    fps = float(record.fps or source.fps or 0.0)  # nominal; the timestamps decide (see _timestamps)
     start, stop = record.frame_range
     if start < 0 or (stop is not None and stop <= start):
         raise DataError(f"{record.location}: invalid frame_range ({start}, {stop})")
     if config.max_frames:
         stop = start + config.max_frames if stop is None else min(stop, start + config.max_frames)
     detector = shared_detector(config.min_confidence) if config.face == "blazeface" else None
+    expected = (stop or source.frame_count() or 0) - start
+    ensure_space(path.parent, max(expected, 0) * config.size * config.size * 3)
     with ClipWriter(path, config.size, compression=compression) as writer:
         tracker = FaceTracker(config, detector, _first_face_locator(config, detector, loader, record))
         frames = iter(source)
@@ -279,7 +303,7 @@ def _prepare(
             "record_id": record.id,
             "config": config.to_dict(),
             "loader": loader.describe(),
-            "fps": fps,
+            "fps": _mean_rate(timestamps) or fps,
             "source_frame_shape": list(tracker.frame_shape),
             **_face_facts(tracker, record),
         }
@@ -394,9 +418,15 @@ def _timestamps(
     The loader's `frame_timestamps` wins if it overrides the default; else the source's own timestamps.
     """
     total = start + n
-    overridden = type(loader).frame_timestamps is not DatasetLoader.frame_timestamps
-    if not overridden and getattr(source, "timestamps", None) is not None:
+    if getattr(source, "timestamps", None) is not None:  # the loader's file, or the container's clock
         times = np.asarray(source.timestamps, dtype=np.float64)
+    elif getattr(source, "problem", None):
+        raise DataError(source.problem)
+    elif not plausible_rate(fps):
+        raise DataError(
+            f"{record.location}: no frame timestamps and no plausible frame rate ({fps:g} fps) for this "
+            "video; pass the rate to the dataset loader"
+        )
     else:
         times = np.asarray(loader.frame_timestamps(record, total, fps), dtype=np.float64)
     if times.ndim != 1 or len(times) < total:
@@ -408,7 +438,20 @@ def _timestamps(
     if np.any(steps <= 0):
         bad = int(np.flatnonzero(steps <= 0)[0]) + start + 1
         raise DataError(f"{record.location}: frame timestamps do not increase at frame {bad}")
+    rate = _mean_rate(times)
+    if rate is not None and not plausible_rate(rate):
+        raise DataError(
+            f"{record.location}: the frame timestamps give an absurd frame rate of {rate:.4g} fps "
+            f"(expected {MIN_FPS:g}-{MAX_FPS:g})"
+        )
     return times
+
+
+def _mean_rate(times: np.ndarray) -> float | None:
+    """Frames per second over the whole clip (robust to jitter and to variable frame rate)."""
+    return (
+        float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 and times[-1] > times[0] else None
+    )
 
 
 def _reference_file(record: Record, kind: str) -> Path:

@@ -98,7 +98,12 @@ class HRConfig:
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(valid))
         if unknown:
-            raise ConfigError(f"unknown hr setting(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+            from rppgbench.protocol_schema import did_you_mean
+
+            hint = did_you_mean(unknown[0], valid)
+            raise ConfigError(
+                f"unknown key(s) {', '.join(map(repr, unknown))}{hint}; valid: {', '.join(valid)}"
+            )
         if isinstance(data.get("band_bpm"), list):
             data["band_bpm"] = tuple(data["band_bpm"])
         return cls(**data)

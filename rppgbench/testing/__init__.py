@@ -21,6 +21,8 @@ from rppgbench.testing.dataset_fixtures import (
     make_ubfc_tree,
     make_vipl_tree,
     synthetic_face_frames,
+    variable_frame_times,
+    write_timed_video,
 )
 
 __all__ = [
@@ -41,4 +43,6 @@ __all__ = [
     "make_ubfc_tree",
     "make_vipl_tree",
     "synthetic_face_frames",
+    "variable_frame_times",
+    "write_timed_video",
 ]

@@ -171,6 +171,45 @@ def write_avi(path: Path, frames: np.ndarray, fps: float, fourcc: str = "MJPG") 
     return path
 
 
+def write_timed_video(path: Path, frames: np.ndarray, times: np.ndarray, nominal_fps: float = 30.0) -> Path:
+    """Write RGB frames losslessly (FFV1 in Matroska) with each frame's presentation time from `times`.
+
+    Irregular `times` give a variable-frame-rate file, as phones record; the header rate says
+    `nominal_fps`, which is then wrong for parts of the clip.
+    """
+    import fractions
+
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = fractions.Fraction(1, 10_000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=round(nominal_fps))
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv444p"
+        stream.codec_context.time_base = base
+        for frame, t in zip(frames, times, strict=True):
+            packet_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            packet_frame = packet_frame.reformat(format="yuv444p")
+            packet_frame.pts, packet_frame.time_base = int(round(float(t) / base)), base
+            container.mux(stream.encode(packet_frame))
+        container.mux(stream.encode())
+    return path
+
+
+def variable_frame_times(
+    seconds: float, rates: Sequence[float] = (15.0, 45.0), block_s: float = 1.0
+) -> np.ndarray:
+    """Frame times whose rate switches between `rates` every `block_s` seconds (a phone under load)."""
+    times, t, index = [], 0.0, 0
+    while t < seconds:
+        rate = rates[int(t // block_s) % len(rates)]
+        times.append(t)
+        t += 1.0 / rate
+        index += 1
+    return np.asarray(times, dtype=np.float64)
+
+
 def write_images(folder: Path, frames: np.ndarray, names: Sequence[str]) -> None:
     """Write RGB frames as image files (format from each name's suffix)."""
     folder.mkdir(parents=True, exist_ok=True)

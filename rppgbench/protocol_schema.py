@@ -1,0 +1,146 @@
+"""The typed schema of protocol files: every table, its keys, their types and allowed values.
+
+`validate_protocol` checks a parsed TOML document against it before anything else reads the file,
+so a typo (`fold = 3`, `option = {...}`, `sorce = ...`) is an error naming the file, the table and the
+key, with a did-you-mean, instead of a run that silently goes on with defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rppgbench.errors import ConfigError
+
+SPLIT_KINDS = ("kfold", "file", "cross")
+TEST_MODES = ("clips", "whole", "sliding")
+REFERENCE_SOURCES = ("waveform", "dataset_hr")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a table: accepted Python types (as TOML gives them) and an optional value check.
+
+    `check` returns a problem ("must be >= 2") or None.
+    """
+
+    types: tuple[type, ...]
+    check: Callable[[Any], str | None] | None = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's keys; `tables` are its sub-tables (validated recursively)."""
+
+    keys: Mapping[str, Key] = field(default_factory=dict)
+    tables: Mapping[str, Table] = field(default_factory=dict)
+    free: bool = False  # any key allowed (options checked by their owner: dataset loader, HR, preprocess)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """Check that a value is one of `choices`."""
+    return lambda value: None if value in choices else f"{value!r} is not one of {list(choices)}"
+
+
+def at_least(low: float, strict: bool = False) -> Callable[[Any], str | None]:
+    """Check a number against a lower bound."""
+
+    def check(value: Any) -> str | None:
+        ok = value > low if strict else value >= low
+        return None if ok else f"must be {'>' if strict else '>='} {low:g}, got {value!r}"
+
+    return check
+
+
+NUMBER = (int, float)
+DATASET = Table({"name": Key((str,), required=True)}, {"options": Table(free=True)})
+SCHEMA = Table(
+    {
+        "name": Key((str,), lambda v: None if v.strip() else "must not be empty", required=True),
+        "description": Key((str,)),
+        "version": Key((int,), at_least(1)),
+    },
+    {
+        "dataset": DATASET,
+        "split": Table(
+            {
+                "kind": Key((str,), one_of(SPLIT_KINDS)),
+                "folds": Key((int,), at_least(2)),
+                "seed": Key((int,), at_least(0)),
+                "file": Key((str,), lambda v: None if v.strip() else "must not be empty"),
+            },
+            {"train": DATASET, "test": DATASET},
+        ),
+        "preprocess": Table(free=True),
+        "test": Table(
+            {
+                "mode": Key((str,), one_of(TEST_MODES)),
+                "clip_seconds": Key(NUMBER, at_least(0, strict=True)),
+                "n_clips": Key((int,), at_least(1)),
+                "window_seconds": Key(NUMBER, at_least(0, strict=True)),
+                "step_seconds": Key(NUMBER, at_least(0, strict=True)),
+                "min_seconds": Key(NUMBER, at_least(0)),
+            }
+        ),
+        "reference": Table({"source": Key((str,), one_of(REFERENCE_SOURCES))}),
+        "hr": Table(free=True),
+    },
+)
+
+
+def did_you_mean(name: str, valid: list[str]) -> str:
+    """` (did you mean 'folds'?)` when a close match exists, else ''."""
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false"}
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
+
+
+def unknown_key_error(where: str, table: str, key: str, valid: list[str]) -> ConfigError:
+    """ConfigError for an unknown key, with a did-you-mean and the valid keys."""
+    return ConfigError(
+        f"{where}: {table} unknown key {key!r}{did_you_mean(key, valid)}; valid: {', '.join(sorted(valid))}"
+    )
+
+
+def validate_table(values: Any, schema: Table, where: str, label: str) -> None:
+    """Check one table (and its sub-tables) against `schema`; ConfigError names file, table and key."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {label} must be a table, got {type(values).__name__} {values!r}")
+    if schema.free:
+        return
+    valid = sorted([*schema.keys, *schema.tables])
+    for key, value in values.items():
+        if key in schema.tables:
+            validate_table(value, schema.tables[key], where, _sub(label, key))
+            continue
+        spec = schema.keys.get(key)
+        if spec is None:
+            raise unknown_key_error(where, label, key, valid)
+        if isinstance(value, bool) and bool not in spec.types or not isinstance(value, spec.types):
+            raise ConfigError(
+                f"{where}: {label} {key} must be {_type_name(spec.types)}, "
+                f"got {type(value).__name__} {value!r}"
+            )
+        problem = spec.check(value) if spec.check else None
+        if problem:
+            raise ConfigError(f"{where}: {label} {key} {problem}")
+    for key, spec in schema.keys.items():
+        if spec.required and key not in values:
+            raise ConfigError(f"{where}: {label} key {key!r} is required")
+
+
+def _sub(label: str, key: str) -> str:
+    inner = label.strip("[]")
+    return f"[{key}]" if label == "top level" else f"[{inner}.{key}]"
+
+
+def validate_protocol(raw: dict[str, Any], where: str) -> None:
+    """Validate a whole protocol document against SCHEMA (raises ConfigError)."""
+    validate_table(raw, SCHEMA, where, "top level")
