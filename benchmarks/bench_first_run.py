@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from timing import emit_report
+
 SCRIPT = Path(sys.executable).with_name("rppgbench")
 CLI = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "rppgbench"]
 JOB = ["run", "--method", "pos", "--protocol", "synth-5fold", "--quiet"]
@@ -89,11 +91,7 @@ def main() -> None:
         f"written in total     {total / 1e6:8.1f} MB (target < 1000 MB)",
         f"MAE                  {marks['mae']:.2f} bpm",
     ]
-    report = "\n".join(lines) + "\n"
-    print(report, end="")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
+    emit_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import emit_report
+
 SCRIPT = Path(sys.executable).with_name("rppgbench")
 """The installed console script next to this interpreter (`python -m rppgbench` where there is none)."""
 CLI = [str(SCRIPT)] if SCRIPT.is_file() else [sys.executable, "-m", "rppgbench"]
@@ -51,11 +53,7 @@ def main() -> None:
         ratio = seconds / best["baseline"]
         target = f" (target <= {TARGETS[name]:.0f}x)" if name in TARGETS else ""
         lines.append(f"{name:24s} {seconds * 1000:7.0f} ms  {ratio:4.2f}x baseline{target}")
-    report = "\n".join(lines) + "\n"
-    print(report, end="")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
+    emit_report(lines, args.out)
 
 
 if __name__ == "__main__":

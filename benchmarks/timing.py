@@ -1,10 +1,11 @@
-"""Timing helper shared by the benchmark scripts (run as `python benchmarks/NAME.py`)."""
+"""Helpers shared by the benchmark scripts (run as `python benchmarks/NAME.py`): timing, reports."""
 
 from __future__ import annotations
 
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -16,3 +17,12 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def emit_report(lines: list[str], out: Path | None) -> None:
+    """Print a report's lines and, with `out`, also write them there (the committed result file)."""
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report)

@@ -74,3 +74,10 @@ def test_trained_model_beats_constant_hr_on_held_out_subjects(tmp_path):
 def test_model_builds_for_other_input_sizes(size):
     with torch.no_grad():
         assert DeepPhysNet(size=size)(torch.randn(1, 6, 3, size, size)).shape == (1, 3)
+
+
+def test_parameter_count_matches_the_reference_implementation():
+    """532,899 parameters at 36 x 36 input, as the reference DeepPhys network has."""
+    from rppgbench_plugins.neural.deepphys import DeepPhysNet
+
+    assert sum(p.numel() for p in DeepPhysNet(size=36).parameters()) == 532_899

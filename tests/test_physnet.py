@@ -103,3 +103,9 @@ def test_fit_resumes_after_interruption_with_identical_result(tmp_path, monkeypa
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
     with pytest.raises(ConfigError, match="different configuration"):
         PhysNet(**dict(params, lr=0.5)).fit(clips, FitContext(tmp_path / "b", seed=1, progress=False))
+
+
+def test_parameter_count_matches_the_reference_implementation():
+    """768,081 at the default width: the reference PhysNet's 768,577 less the 496 biases of its
+    3-D convolutions, which are redundant before BatchNorm and which ours leaves out."""
+    assert sum(p.numel() for p in PhysNetED().parameters()) == 768_081

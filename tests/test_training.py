@@ -299,3 +299,25 @@ def test_windows_too_short_for_an_hr_label_fail_before_training():
     with pytest.raises(ConfigError, match=r"set clip_frames to \d+ or more"):
         ClipWindowDataset([clip], 16, train=True, with_hr=True)
     assert len(ClipWindowDataset([clip], 64, train=True, with_hr=True)) > 0
+
+
+def test_clips_are_resized_once_on_the_host_and_match_the_device_resize():
+    """With a model input smaller than the cached crops, each clip is read and resized once (float16,
+    0-255) and the windows equal what resizing on the device gives."""
+    from rppgbench.training.neural_method import resize_frames
+    from rppgbench.training.sampling import resize_on_host
+
+    clips = make_pulse_clips([60, 80, 100, 120], frames=96, size=32, seed=4)
+    train, _ = make_loaders(clips, {"clip_frames": 32, "batch_size": 2, "val_fraction": 0.0, "size": 8})
+    source = train.dataset.sources[0]
+    assert source.frames.dtype == np.float16 and source.frames.shape == (96, 8, 8, 3)
+    batch = next(iter(train))
+    assert batch.frames.dtype == torch.float16 and batch.frames.shape[2:] == (8, 8, 3)
+    on_host = resize_frames(torch.from_numpy(resize_on_host(clips[0].frames, 8))[None], 8)
+    on_device = resize_frames(torch.from_numpy(clips[0].frames)[None], 8)
+    torch.testing.assert_close(
+        on_host, on_device, atol=2.5e-4, rtol=0
+    )  # half a float16 step at 255 (0.0625 / 255) + rounding
+    lazy, _ = make_loaders(clips, {"clip_frames": 32, "batch_size": 2, "val_fraction": 0.0, "size": 8,
+                                   "host_cache_mb": 0})  # fmt: skip
+    assert lazy.dataset.sources[0].frames is clips[0].frames  # no budget: windows are read as they are
