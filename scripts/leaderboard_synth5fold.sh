@@ -82,7 +82,11 @@ step_publish() {
   rppgbench compare "${runs[@]}" > "leaderboards/$PROTOCOL.md"
   rppgbench compare "${runs[@]}" --by scenario > "leaderboards/$PROTOCOL-by-scenario.md"
   rppgbench compare "${runs[@]}" --by scenario --stats > "leaderboards/$PROTOCOL-stats.md"
-  echo "leaderboard: tables written: leaderboards/$PROTOCOL.md, -by-scenario.md, -stats.md"
+  python3 benchmarks/scenario_intervals.py "$RESULTS"/{pos,chrom,physnet,deepphys,autohr} \
+    --pairs autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos \
+    --out "leaderboards/$PROTOCOL-scenario-ci.md" > /dev/null
+  python3 benchmarks/constant_hr_baseline.py "$RESULTS/pos" > "benchmarks/results/constant-hr-$PROTOCOL.txt"
+  echo "leaderboard: tables written: leaderboards/$PROTOCOL.md, -by-scenario.md, -stats.md, -scenario-ci.md"
 }
 
 case "${1:-all}" in
