@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> None:
         ["video_id", "scenario", "error"]
     ]
     scenarios = sorted(set().union(*(set(e["scenario"]) for e in errors.values())))
-    lines = ["MAE (bpm) per scenario with 95% bootstrap intervals (10,000 resamples over videos, seed 0).", ""]
+    lines = [
+        "MAE (bpm) per scenario with 95% bootstrap intervals (10,000 resamples over videos, seed 0).",
+        "",
+    ]
     lines += ["| method | " + " | ".join(scenarios) + " |", "|---|" + "---|" * len(scenarios)]
     for name, frame in errors.items():
         cells = [str(bootstrap_ci(frame.loc[frame["scenario"] == s, "error"].to_numpy())) for s in scenarios]

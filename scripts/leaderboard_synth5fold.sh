@@ -86,6 +86,7 @@ step_publish() {
     --pairs autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos \
     --out "leaderboards/$PROTOCOL-scenario-ci.md" > /dev/null
   python3 benchmarks/constant_hr_baseline.py "$RESULTS/pos" > "benchmarks/results/constant-hr-$PROTOCOL.txt"
+  python3 benchmarks/run_durations.py "${runs[@]}" > "benchmarks/results/leaderboard-durations-$PROTOCOL.txt"
   echo "leaderboard: tables written: leaderboards/$PROTOCOL.md, -by-scenario.md, -stats.md, -scenario-ci.md"
 }
 
