@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("runs", nargs="+", type=Path)
     args = p.parse_args(argv)
     print(
-        f"{'run':10s} {'recipe':10s} {'wall (min)':>10s} {'train (s)':>10s} {'test (s)':>9s}  host, threads"
+        f"{'run':10s} {'recipe':10s} {'wall (min)':>10s} {'train (s)':>10s} {'test (s)':>9s}  machine"
     )
     for run in args.runs:
         manifest = json.loads((run / "run.json").read_text())
