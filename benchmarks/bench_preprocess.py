@@ -8,8 +8,9 @@ noise) in a temporary folder, then prints:
      wall clock (worker start-up included) and inside the workers;
   2. peak memory of preparing a 1-minute and a 10-minute video (RSS sampled every 20 ms, Python/numpy
      allocations by tracemalloc): it should not grow with the video length;
-  3. the cache's compression choice: file size, write and random-window read speed for LZF, gzip
-     level 1 and no compression.
+  3. the cache's compression choice: file size, write and random-window read speed for each codec
+     (predictive, none, LZF, gzip level 1) on this noisy camera video; see bench_clip_codec.py for
+     the synthetic benchmark's clips.
 
     python benchmarks/bench_preprocess.py            # 4 x 1-min videos, 1- and 10-min memory runs
     python benchmarks/bench_preprocess.py --quick    # 4 x 20-s videos, 20-s and 200-s memory runs
@@ -32,12 +33,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
-import h5py
 import numpy as np
 
 from rppgbench.data import Record, Reference
 from rppgbench.dataset import DatasetLoader
 from rppgbench.preprocess import CachedFrames, PreprocessConfig, load_clip, prepare
+from rppgbench.preprocess.cache import COMPRESSIONS, ClipWriter
 from rppgbench.video import VideoFile
 
 FPS = 30.0
@@ -163,19 +164,13 @@ def compression_table(clip_path: Path, scratch: Path) -> list[tuple[str, float, 
     rows = []
     rng = np.random.default_rng(0)
     starts = rng.integers(0, len(frames) - 128, 50)
-    codecs = {
-        "lzf": {"compression": "lzf"},
-        "gzip-1": {"compression": "gzip", "compression_opts": 1},
-        "none": {},
-    }
-    for name, options in codecs.items():
+    for name in COMPRESSIONS:
         path = scratch / f"codec-{name}.h5"
         start = time.perf_counter()
-        with h5py.File(path, "w") as f:
-            data = f.create_dataset("frames", shape=frames.shape, dtype=np.uint8,
-                                    chunks=(16, *frames.shape[1:]), **options)  # fmt: skip
-            for i in range(0, len(frames), 16):
-                data[i : i + 16] = frames[i : i + 16]
+        with ClipWriter(path, frames.shape[1], compression=name) as writer:  # as prepare writes
+            for frame in frames:
+                writer.append(frame, (0, 0, 1, 1))
+            writer.commit(np.arange(len(frames)) / FPS, None, {})
         write = len(frames) / (time.perf_counter() - start)
         lazy = CachedFrames(path)  # reads as training code does
         start = time.perf_counter()

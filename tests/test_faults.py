@@ -547,7 +547,7 @@ import numpy as np
 from pathlib import Path
 from rppgbench.errors import StorageError
 from rppgbench.preprocess.cache import ClipWriter
-writer = ClipWriter(Path(sys.argv[1]) / "clip.h5", 64)
+writer = ClipWriter(Path(sys.argv[1]) / "clip.h5", 64, compression="none")  # 4.9 MB: fills 300 kB
 try:
     for _ in range(400):
         writer.append(np.full((64, 64, 3), 7, np.uint8), (0, 0, 1, 1))
@@ -743,6 +743,11 @@ def _clip_files(tmp_path: Path) -> list[Path]:
 
 def _flip_dataset(path: Path, name: str) -> None:
     with h5py.File(path, "r+") as f:
+        if name == "frames" and "frames" not in f:  # packed frames: flip a byte of a blob's residual
+            blob = f["frames_packed"][0].copy()
+            blob[len(blob) // 2] ^= 0xFF
+            f["frames_packed"][0] = blob
+            return
         values = f[name][...]
         flat = values.reshape(-1)
         if values.dtype == np.uint8:

@@ -259,7 +259,8 @@ def test_cache_round_trip(dataset, tmp_path):
         )
         with h5py.File(result.path) as f:
             np.testing.assert_allclose(f["aligned_reference"][:], clip.aligned_reference())
-            assert f["frames"].chunks[0] == 16 and f["frames"].compression is None
+            assert "frames" not in f and f.attrs["compression"] == "predictive"  # the default
+            assert f["frames_packed"].shape == (-(-len(source) // 16),)  # one blob per 16 frames
     # The fixed crop of the still video contains the true face, enlarged 1.6x about its centre.
     clip = load_clip(results["astro-test/still/s1"].path)
     assert clip.record == records[1]  # rebuilt from the file's attributes
@@ -276,18 +277,24 @@ def test_cache_round_trip(dataset, tmp_path):
     assert attrs["detection_score"] > 0.8 and attrs["rppgbench_version"]
 
 
-@pytest.mark.parametrize("codec", ["lzf", "gzip"])
+@pytest.mark.parametrize("codec", ["lzf", "gzip", "predictive"])
 def test_compressed_clips_hold_the_same_frames(dataset, tmp_path, codec):
-    record = dataset.record("still")
-    plain = prepare(dataset, [record], PreprocessConfig(size=32), tmp_path / "plain", progress=False)
+    record = dataset.record("moving")
+    plain = prepare(
+        dataset, [record], PreprocessConfig(size=32), tmp_path / "plain", progress=False, compression="none"
+    )
     packed = prepare(
         dataset, [record], PreprocessConfig(size=32), tmp_path, progress=False, compression=codec
     )
     with h5py.File(packed[record.id].path) as f:
-        assert f["frames"].compression == codec and f.attrs["compression"] == codec
-    assert np.array_equal(
-        load_clip(packed[record.id].path).frames[3:40], load_clip(plain[record.id].path).frames[3:40]
-    )
+        assert f.attrs["compression"] == codec
+        assert codec == "predictive" or f["frames"].compression == codec
+    with h5py.File(plain[record.id].path) as f:
+        assert f["frames"].compression is None
+    stored, expected = load_clip(packed[record.id].path).frames, load_clip(plain[record.id].path).frames
+    assert stored.shape == expected.shape
+    for key in (slice(3, 40), slice(None), 17, -1, [40, 2, 2, 33], slice(50, 5, -4), (slice(0, 9), 5)):
+        assert np.array_equal(stored[key], expected[key]), key
     with pytest.raises(ConfigError, match="compression 'zstd'"):
         prepare(dataset, [record], PreprocessConfig(), tmp_path, progress=False, compression="zstd")
 
@@ -468,11 +475,10 @@ def test_worker_pool_survives_errors_and_crashes(dataset, tmp_path):
     assert "died" in results["astro-test/crash/s1"].error
     assert results["astro-test/corrupt/s1"].error.startswith(str(dataset.root / "corrupt.avi"))
     serial = prepare(dataset, [dataset.record("still")], config, tmp_path / "serial", progress=False)
-    with (
-        h5py.File(results["astro-test/still/s1"].path) as a,
-        h5py.File(serial["astro-test/still/s1"].path) as b,
-    ):
-        assert np.array_equal(a["frames"][:], b["frames"][:])
+    assert np.array_equal(
+        load_clip(results["astro-test/still/s1"].path).frames[:],
+        load_clip(serial["astro-test/still/s1"].path).frames[:],
+    )
 
 
 def test_prepare_command(dataset, tmp_path, monkeypatch):
@@ -513,3 +519,30 @@ def test_prepare_command(dataset, tmp_path, monkeypatch):
     assert by_protocol.exit_code == 0, by_protocol.output
     path = cache_path(dataset, dataset.record("still"), PreprocessConfig(size=20, face="full"), tmp_path)
     assert load_clip(path).frames.shape[1:] == (20, 20, 3)
+
+
+def test_frame_codec_round_trips_and_picks_the_cheaper_predictor():
+    from rppgbench.preprocess.frame_codec import decode_chunk, encode_chunk
+
+    rng = np.random.default_rng(0)
+    still = np.repeat(rng.integers(0, 256, (1, 24, 24, 3), dtype=np.uint8), 16, axis=0)  # noise, no motion
+    ramp = np.add.outer(np.arange(16), np.add.outer(np.arange(24), 3 * np.arange(24)))  # moving gradient
+    moving = np.repeat((ramp * 7 % 256).astype(np.uint8)[..., None], 3, axis=-1)
+    for frames, predictor in ((still, 0), (moving, 1), (rng.integers(0, 256, (5, 8, 8, 3), np.uint8), None)):
+        blob = encode_chunk(frames)
+        assert predictor is None or blob[0] == predictor
+        assert np.array_equal(decode_chunk(blob, frames.shape[1:]), frames)
+    assert len(encode_chunk(still)) < still.nbytes / 8
+    with pytest.raises(ValueError, match="predictor"):
+        decode_chunk(np.array([7, 1, 2], np.uint8), (8, 8, 3))
+    damaged = encode_chunk(moving).copy()
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(ValueError):
+        np.testing.assert_array_equal(decode_chunk(damaged, moving.shape[1:]), moving)
+
+
+def test_compression_names_for_the_cli_match_the_cache():
+    from rppgbench.preprocess.cache import COMPRESSIONS
+    from rppgbench.preprocess.config import COMPRESSION_NAMES, DEFAULT_COMPRESSION
+
+    assert tuple(COMPRESSIONS) == COMPRESSION_NAMES and DEFAULT_COMPRESSION in COMPRESSION_NAMES

@@ -1,8 +1,10 @@
 """The clip cache: one HDF5 file per prepared record, written atomically and read lazily.
 
 Layout of a clip file:
-  frames              (T, S, S, 3) uint8 RGB face crops, chunked (CHUNK_FRAMES, S, S, 3), stored
-                      uncompressed by default (see COMPRESSIONS)
+  frames              (T, S, S, 3) uint8 RGB face crops, chunked (CHUNK_FRAMES, S, S, 3), when stored
+                      plain or with an HDF5 filter (compression "none", "lzf", "gzip"); or
+  frames_packed       one uint8 blob per CHUNK_FRAMES frames, losslessly coded by `frame_codec`
+                      (compression "predictive", the default), with attrs frame_count and frame_shape
   timestamps          (T,) float64 seconds from the first frame of the record
   face_boxes          (T, 4) int32 crop box (x, y, w, h) in source-frame pixels
   reference_values    (N,) float64 reference at its native rate; reference_times (N,) float64 seconds;
@@ -10,18 +12,20 @@ Layout of a clip file:
   aligned_reference   (T,) float32 reference resampled onto the timestamps (absent for kind "hr")
   attrs               record (JSON), config (JSON), loader (JSON), rppgbench_version, cache_format,
                       detector facts (detection_score, no_face_fallback, redetect_misses, ...), compression,
-                      checksums (JSON: sha256 of every dataset's bytes and of the other attributes)
+                      checksums (JSON: sha256 of every dataset's bytes, the frames' decoded bytes, and of
+                      the other attributes)
 
 Integrity: `verify_clip` recomputes the checksums; `prepare` verifies a cached clip before reusing it
 and prepares it again when it is damaged, and `load_clip` verifies everything but the frames (cheap).
 
-Compression: face crops carry camera noise, which general-purpose codecs barely shrink. On noisy
-640x480 test video (benchmarks/bench_preprocess.py) LZF saved 15% and gzip level 1 22% of the space,
-while LZF cut writing from ~10,000 to ~700 frames/s (making the codec, not decoding, the bottleneck
-of preprocessing) and random-window reads from ~15,000 to ~2,500 frames/s. Training samples windows
-from the cache over and over, so frames are stored uncompressed unless `prepare(compression=...)`
-asks for "lzf" or "gzip" (level 1) to save disk. The codec does not change the frames, so it is not
-part of the cache key.
+Compression: face crops carry camera noise, which general-purpose codecs barely shrink: on the
+synthetic benchmark's 128-px crops LZF saved 15-45% and gzip level 1 35-60%, and both are slow to
+write. The default, "predictive" (`frame_codec`: each chunk predicted from the previous frame or from
+its neighbours in the frame, the residual compressed with zstd), stores the same crops in about a third
+of the space, writes faster than LZF and is decoded once per read; see `benchmarks/bench_preprocess.py`
+for the figures. Training resizes each clip once into memory, so decoding is not on its hot path; "none"
+remains for workloads that read random windows from disk over and over. The codec does not change the
+frames, so it is not part of the cache key.
 """
 
 from __future__ import annotations
@@ -48,16 +52,18 @@ from rppgbench.dataset import DatasetLoader
 from rppgbench.errors import ConfigError, DataError, StorageError
 from rppgbench.integrity import temporary_name
 from rppgbench.paths import cache_root as default_cache_root
-from rppgbench.preprocess.config import PreprocessConfig
+from rppgbench.preprocess.config import DEFAULT_COMPRESSION, PreprocessConfig
+from rppgbench.preprocess.frame_codec import decode_chunk, encode_chunk
 
 CACHE_FORMAT_VERSION = 2  # 2: checksums attribute
 CHUNK_FRAMES = 16
 COMPRESSIONS: dict[str, dict[str, Any]] = {
+    "predictive": {},  # frame_codec, stored as blobs in PACKED_FRAMES (no HDF5 filter)
     "none": {},
     "lzf": {"compression": "lzf"},
     "gzip": {"compression": "gzip", "compression_opts": 1},
 }
-DEFAULT_COMPRESSION = "none"
+PACKED_FRAMES = "frames_packed"
 TMP_SUFFIX = ".tmp"
 CHECKSUMS_ATTR = "checksums"
 ATTRS_KEY = "@attrs"
@@ -197,6 +203,21 @@ class ClipWriter:
 
     def _create_datasets(self, size: int, chunk_frames: int, compression: str) -> None:
         assert self._file is not None
+        self._frames = self._packed = None
+        if compression == "predictive":
+            self._packed = self._file.create_dataset(
+                PACKED_FRAMES, shape=(0,), maxshape=(None,), dtype=h5py.vlen_dtype(np.uint8), chunks=(64,)
+            )
+            self._packed.attrs["frame_shape"] = (size, size, 3)
+            self._packed.attrs["chunk_frames"] = chunk_frames
+        else:
+            self._create_plain_frames(size, chunk_frames, compression)
+        self._boxes = self._file.create_dataset(
+            "face_boxes", shape=(0, 4), maxshape=(None, 4), dtype=np.int32, chunks=(1024, 4)
+        )
+
+    def _create_plain_frames(self, size: int, chunk_frames: int, compression: str) -> None:
+        assert self._file is not None
         self._frames = self._file.create_dataset(
             "frames",
             shape=(0, size, size, 3),
@@ -204,9 +225,6 @@ class ClipWriter:
             dtype=np.uint8,
             chunks=(chunk_frames, size, size, 3),
             **COMPRESSIONS[compression],
-        )
-        self._boxes = self._file.create_dataset(
-            "face_boxes", shape=(0, 4), maxshape=(None, 4), dtype=np.int32, chunks=(1024, 4)
         )
 
     def append(self, crop: np.ndarray, box: tuple[int, int, int, int]) -> None:
@@ -223,8 +241,14 @@ class ClipWriter:
         n, end = self._filled, self.count + self._filled
         self._digest.update(self._buffer[:n].data)
         with self._storage("cannot write to the clip cache"):
-            self._frames.resize(end, axis=0)
-            self._frames[self.count : end] = self._buffer[:n]
+            if self._packed is not None:
+                blob = encode_chunk(self._buffer[:n])
+                index = self._packed.shape[0]
+                self._packed.resize(index + 1, axis=0)
+                self._packed[index] = blob
+            else:
+                self._frames.resize(end, axis=0)
+                self._frames[self.count : end] = self._buffer[:n]
             self._boxes.resize(end, axis=0)
             self._boxes[self.count : end] = self._box_buffer[:n]
         self.count, self._filled = end, 0
@@ -259,7 +283,9 @@ class ClipWriter:
         f.attrs["rppgbench_version"] = __version__
         f.attrs["cache_format"] = CACHE_FORMAT_VERSION
         f.attrs["compression"] = self.compression
-        sums = {name: _dataset_digest(f[name]) for name in f if name != "frames"}
+        if self._packed is not None:
+            self._packed.attrs["frame_count"] = self.count
+        sums = {name: _dataset_digest(f[name]) for name in f if name not in ("frames", PACKED_FRAMES)}
         sums["frames"] = self._digest.hexdigest()
         sums[ATTRS_KEY] = _attrs_digest(f.attrs)
         f.attrs[CHECKSUMS_ATTR] = _json(sums)
@@ -273,7 +299,7 @@ class ClipWriter:
             try:
                 self._file.close()
             except Exception:  # e.g. a full disk: HDF5 must never free these objects (see _quarantine)
-                _quarantine(self._file, getattr(self, "_frames", None), getattr(self, "_boxes", None))
+                _quarantine(self._file, *(getattr(self, n, None) for n in ("_frames", "_packed", "_boxes")))
             self._file = None
         with contextlib.suppress(OSError):
             self.tmp_path.unlink(missing_ok=True)
@@ -292,16 +318,26 @@ class CachedFrames:
 
     Indexing takes ints, slices, integer or boolean arrays (any order, repeats allowed) and tuples whose
     first item is one of those. Each read opens the file, so the object is just a path and a shape:
-    it pickles to DataLoader workers (and survives forks) with no open handle to share.
+    it pickles to DataLoader workers (and survives forks) with no open handle to share. Frames stored
+    by `frame_codec` (PACKED_FRAMES) are decoded chunk by chunk, each touched chunk once per read.
     """
 
     def __init__(self, path: Path, dataset: str = "frames") -> None:
         self.path = Path(path)
         self.dataset = dataset
         with h5py.File(self.path, "r") as f:
+            self.packed = dataset == "frames" and dataset not in f and PACKED_FRAMES in f
+            if self.packed:
+                packed = f[PACKED_FRAMES]
+                frame_shape = tuple(int(v) for v in packed.attrs["frame_shape"])
+                self.shape: tuple[int, ...] = (int(packed.attrs["frame_count"]), *frame_shape)
+                self.dtype = np.dtype(np.uint8)
+                self._chunk_frames = max(int(packed.attrs["chunk_frames"]), 1)
+                self._chunk_bytes = 0
+                return
             if dataset not in f:
                 raise DataError(f"{self.path}: clip file has no {dataset!r} dataset")
-            self.shape: tuple[int, ...] = tuple(f[dataset].shape)
+            self.shape = tuple(f[dataset].shape)
             self.dtype = f[dataset].dtype
             chunks = f[dataset].chunks or self.shape
             self._chunk_frames = max(int(chunks[0]), 1)
@@ -335,26 +371,60 @@ class CachedFrames:
             index = int(key) + n if key < 0 else int(key)
             if not 0 <= index < n:
                 raise IndexError(f"frame {key} out of range for {n} frames")
-            with self._open(1) as f:
-                out, lead = f[self.dataset][index], 0
+            out, lead = self._read(np.array([index]))[0], 0
         elif isinstance(key, slice) and (key.step is None or key.step > 0):
-            start, stop, _ = key.indices(n)
-            with self._open(self._chunks_between(start, max(start, stop - 1))) as f:
-                out, lead = f[self.dataset][key], 1
+            start, stop, step = key.indices(n)
+            if self.packed:
+                out, lead = self._read_span(start, stop)[::step], 1
+            else:
+                with self._open(self._chunks_between(start, max(start, stop - 1))) as f:
+                    out, lead = f[self.dataset][key], 1
         else:
             index = self._index_array(key)
             unique, inverse = np.unique(index.ravel(), return_inverse=True)
-            if unique.size:
-                span = self._chunks_between(int(unique[0]), int(unique[-1]))
-                with self._open(min(span, len(unique))) as f:
-                    read = f[self.dataset][unique]
-            else:
-                read = np.empty((0, *self.shape[1:]), self.dtype)
+            read = self._read(unique)
             out, lead = read[inverse.ravel()].reshape(*index.shape, *self.shape[1:]), index.ndim
         return out[(slice(None),) * lead + rest] if rest else out
 
+    def _read(self, unique: np.ndarray) -> np.ndarray:
+        """The frames at sorted, distinct indices `unique`."""
+        if not unique.size:
+            return np.empty((0, *self.shape[1:]), self.dtype)
+        if self.packed:
+            return self._read_packed(unique)
+        span = self._chunks_between(int(unique[0]), int(unique[-1]))
+        with self._open(min(span, len(unique))) as f:
+            return f[self.dataset][unique]
+
+    def _decode(self, chunks: np.ndarray | slice) -> np.ndarray:
+        """The frames of the packed chunks `chunks` (sorted indices or a slice), concatenated."""
+        with h5py.File(self.path, "r") as f:
+            blobs = f[PACKED_FRAMES][chunks]
+        try:
+            decoded = [decode_chunk(blob, self.shape[1:]) for blob in blobs]
+        except ValueError as exc:
+            raise DataError(
+                f"{self.path}: damaged cached frames: {exc} (prepared again on the next run)"
+            ) from exc
+        return np.concatenate(decoded) if decoded else np.empty((0, *self.shape[1:]), self.dtype)
+
+    def _read_span(self, start: int, stop: int) -> np.ndarray:
+        """Frames start..stop-1 of a packed clip, decoding each chunk they touch once."""
+        if stop <= start:
+            return np.empty((0, *self.shape[1:]), self.dtype)
+        first, last = start // self._chunk_frames, (stop - 1) // self._chunk_frames
+        offset = first * self._chunk_frames
+        return self._decode(slice(first, last + 1))[start - offset : stop - offset]
+
+    def _read_packed(self, unique: np.ndarray) -> np.ndarray:
+        chunk_of = unique // self._chunk_frames
+        chunks = np.unique(chunk_of)
+        decoded = self._decode(chunks)
+        first_row = np.searchsorted(chunks, chunk_of) * self._chunk_frames
+        return decoded[first_row + unique - chunk_of * self._chunk_frames]
+
     def _index_array(self, key: Any) -> np.ndarray:
-        """Non-negative frame indices for a negative-step slice or an int/bool array key."""
+        """Non-negative frame indices for a slice or an int/bool array key."""
         n = self.shape[0]
         if isinstance(key, slice):
             return np.arange(n)[key]
@@ -376,6 +446,16 @@ class CachedFrames:
 
     def __repr__(self) -> str:
         return f"CachedFrames({str(self.path)!r}, shape={self.shape})"
+
+
+def _packed_frames_digest(path: Path, block_chunks: int = 16) -> str:
+    """sha256 of the decoded frames of a packed clip, as `ClipWriter` hashed them while writing."""
+    frames = CachedFrames(path)
+    digest = hashlib.sha256()
+    block = block_chunks * frames._chunk_frames
+    for start in range(0, len(frames), block):
+        digest.update(np.ascontiguousarray(frames[start : start + block]).data)
+    return digest.hexdigest()
 
 
 def _dataset_digest(dataset: h5py.Dataset, block_frames: int = 256) -> str:
@@ -407,19 +487,32 @@ def verify_clip(path: Path, frames: bool = True) -> str | None:
             if CHECKSUMS_ATTR not in f.attrs:
                 return "no checksums"
             sums = json.loads(f.attrs[CHECKSUMS_ATTR])
-            missing = sorted({"frames", "timestamps", "face_boxes"} - set(f))
+            present = set(f) | ({"frames"} if PACKED_FRAMES in f else set())
+            missing = sorted({"frames", "timestamps", "face_boxes"} - present)
             if missing:
                 return f"dataset(s) {missing} missing"
             if _attrs_digest(f.attrs) != sums.get(ATTRS_KEY):
                 return "checksum of the attributes does not match"
             for name in f:
-                if name == "frames" and not frames:
+                if name in ("frames", PACKED_FRAMES):
                     continue
                 if _dataset_digest(f[name]) != sums.get(name):
                     return f"checksum of {name!r} does not match its content"
+            packed = "frames" not in f
+            if frames and not packed and _dataset_digest(f["frames"]) != sums.get("frames"):
+                return "checksum of 'frames' does not match its content"
+        if frames and packed and _packed_frames_digest(path) != sums.get("frames"):
+            return "checksum of 'frames' does not match its content"
+    except DataError as exc:
+        return f"'frames' cannot be decoded ({exc.__cause__ or exc})"
     except (OSError, KeyError, ValueError, TypeError) as exc:  # h5py reports damaged structure as OSError
         return f"not a readable clip file ({exc})"
     return None
+
+
+def frame_count(path: Path) -> int:
+    """Number of frames stored in a clip file (plain or packed)."""
+    return CachedFrames(path).shape[0]
 
 
 def load_clip(path: Path, record: Record | None = None) -> Clip:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from rppgbench.cli_options import workers_option
+from rppgbench.preprocess.config import COMPRESSION_NAMES, DEFAULT_COMPRESSION
 
 
 @click.command("prepare")
@@ -28,10 +29,11 @@ from rppgbench.cli_options import workers_option
 )
 @click.option(
     "--compression",
-    type=click.Choice(["none", "lzf", "gzip"]),
-    default="none",
+    type=click.Choice(COMPRESSION_NAMES),
+    default=DEFAULT_COMPRESSION,
     show_default=True,
-    help="Frame storage: none is fastest to write and read; lzf/gzip save 15-25% of disk on camera video.",
+    help="Frame storage: predictive (lossless prediction + zstd) takes about a third of the space; none is "
+    "fastest to read windows from over and over; lzf/gzip are HDF5 filters that save less.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def prepare_command(

@@ -13,6 +13,9 @@ from rppgbench.errors import ConfigError
 from rppgbench.params import Param
 
 FACE_MODES = ("blazeface", "dataset", "full")
+# How the clip cache stores frames (rppgbench.preprocess.cache); here so the CLI need not import h5py.
+COMPRESSION_NAMES = ("predictive", "none", "lzf", "gzip")
+DEFAULT_COMPRESSION = "predictive"
 NO_FACE_MODES = ("fail", "full")
 
 

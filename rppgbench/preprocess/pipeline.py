@@ -35,6 +35,7 @@ from rppgbench.preprocess.cache import (
     ClipWriter,
     cache_path,
     ensure_space,
+    frame_count,
     record_to_dict,
     verify_clip,
 )
@@ -138,7 +139,7 @@ def _verified_length(path: Path, record: Record) -> int | None:
         with h5py.File(path, "r") as f:
             owner = f.attrs.get("record_id")
             if owner == record.id:
-                return int(f["frames"].shape[0])
+                return frame_count(path)
             problem = f"it holds the clip of {owner!r}"
     message = f"{path}: cached clip of {record.id} is damaged ({problem}); preparing it again"
     log.warning(message)
