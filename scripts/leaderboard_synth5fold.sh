@@ -56,7 +56,11 @@ step_search() {
 
 step_physnet() { run_method physnet --recipe cpu; }
 step_deepphys() { run_method deepphys --recipe cpu; }
-step_autohr() { run_method autohr --recipe cpu --set "genotype=$WORK/search/genotype.json"; }
+step_autohr() {  # the genotype of this checkout's search step, else the committed one
+  local genotype=$WORK/search/genotype.json
+  [ -f "$genotype" ] || genotype=$GENOTYPE_DIR/genotype.json
+  run_method autohr --recipe cpu --set "genotype=$genotype"
+}
 
 step_ablate() {  # step_ablate STUDY
   timed "ablate $1" rppgbench ablate --protocol "$PROTOCOL" --fold 1 --study "$1" --recipe cpu \
