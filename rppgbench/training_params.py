@@ -11,7 +11,7 @@ from typing import Any
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param
 
-INPUT_SCALINGS = ("clip", "paper", "ratio")
+INPUT_SCALINGS = ("clip", "paper", "ratio", "chroma")
 """Input scalings of the frame-based networks (`rppgbench.training.inputs`), named here for declarations."""
 
 #: Parameters that change how a run executes, not what is learned: excluded from the resume fingerprint.
