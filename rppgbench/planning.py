@@ -20,6 +20,7 @@ from rppgbench.errors import ConfigError, DamagedRunError, UnknownNameError
 from rppgbench.method import Method
 from rppgbench.plugins import registry
 from rppgbench.protocol import Fold, Protocol, check_preprocess, excluded_records, load_protocol, make_folds
+from rppgbench.protocol_schema import resolve_protocol
 from rppgbench.recipes import Recipe, get_recipe, layered_params
 from rppgbench.store import FoldStore, RunStore, normalised
 from rppgbench.store.verify import effective_status, fold_intact
@@ -226,8 +227,10 @@ def _check_resumable(plan: RunPlan, is_main: bool) -> None:
 
 
 def comparable(config: Any) -> Any:
-    """A recorded run configuration as compared on resume: where the protocol file lay does not count."""
+    """A recorded run configuration as compared on resume: the protocol resolved (format version and
+    defaults, so runs recorded before the defaults moved out of the files still resume), and where the
+    protocol file lay left out (only its content counts)."""
     if not isinstance(config, dict) or not isinstance(config.get("protocol"), dict):
         return config
-    protocol = {k: v for k, v in config["protocol"].items() if k != "_source"}
-    return {**config, "protocol": protocol}
+    protocol = {k: v for k, v in resolve_protocol(config["protocol"]).items() if k != "_source"}
+    return {**config, "protocol": normalised(protocol)}

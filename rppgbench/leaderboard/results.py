@@ -6,8 +6,6 @@ leaderboard folder under `leaderboards/` by name.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from rppgbench.errors import ConfigError, DataError
+from rppgbench.protocol import FINGERPRINT_SECTIONS, fingerprint
 from rppgbench.store import PREDICTION_COLUMNS, RunStore, find_runs
 from rppgbench.store.verify import verified_predictions, verify_run
 
-#: Protocol sections that decide what is measured; runs differing here are not comparable.
-COMPARABLE_SECTIONS = ("split", "test", "reference", "hr")
+COMPARABLE_SECTIONS = FINGERPRINT_SECTIONS
+"""Protocol sections that decide what is measured; runs differing here are not comparable."""
 
 
 @dataclass
@@ -81,9 +80,8 @@ class RunResult:
 
     @property
     def fingerprint(self) -> str:
-        """Hash of the protocol sections that decide what is measured (split, test, reference, hr)."""
-        part = {k: self.protocol_definition.get(k) for k in COMPARABLE_SECTIONS}
-        return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        """Hash of the protocol sections that decide what is measured (dataset, split, test, reference, hr)."""
+        return fingerprint(self.protocol_definition)
 
 
 def compute_metrics(rows: pd.DataFrame) -> dict[str, float]:
@@ -243,7 +241,7 @@ def group_by_protocol(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
             listing = "; ".join(f"{run.path} ({run.fingerprint})" for run in members)
             raise ConfigError(
                 f"runs of protocol {name!r} were made with different protocol definitions "
-                f"(split/test/reference/hr differ), so they cannot share a table: {listing}"
+                f"({'/'.join(COMPARABLE_SECTIONS)} differ), so they cannot share a table: {listing}"
             )
     return groups
 
