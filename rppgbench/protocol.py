@@ -313,11 +313,6 @@ def read_split(path: Path) -> SplitFile:
     return SplitFile(path, folds, excluded)
 
 
-def read_split_file(path: Path) -> list[list[str]]:
-    """Subject lists per fold of a split file (see `read_split`)."""
-    return read_split(path).folds
-
-
 def _subject_text(value: Any) -> str:
     """A subject id as text: 12.0 (from .mat files) becomes '12'."""
     if isinstance(value, float) and value.is_integer():

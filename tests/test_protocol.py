@@ -9,7 +9,7 @@ import pytest
 
 from rppgbench.data import Record
 from rppgbench.errors import ConfigError
-from rppgbench.protocol import make_folds, parse_protocol, read_split_file, subject_folds
+from rppgbench.protocol import make_folds, parse_protocol, read_split, subject_folds
 
 BASE = {
     "name": "t",
@@ -77,9 +77,9 @@ def test_split_file_formats(tmp_path):
     savemat(
         tmp_path / "s.mat", {f"fold{i + 1}": np.array([int(s[1:]) for s in g]) for i, g in enumerate(groups)}
     )
-    assert read_split_file(tmp_path / "s.json") == groups
-    assert read_split_file(tmp_path / "s.csv") == groups
-    assert read_split_file(tmp_path / "s.mat") == [["1", "2"], ["3"], ["4", "5"]]
+    assert read_split(tmp_path / "s.json").folds == groups
+    assert read_split(tmp_path / "s.csv").folds == groups
+    assert read_split(tmp_path / "s.mat").folds == [["1", "2"], ["3"], ["4", "5"]]
 
 
 def test_split_file_matches_numeric_ids_to_subject_names(tmp_path):

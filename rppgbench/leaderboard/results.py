@@ -64,14 +64,15 @@ class RunResult:
 
     @property
     def overall(self) -> dict[str, float]:
-        """Metrics over every scored video, as metrics.json stores them (None turned into NaN)."""
+        """Metrics over every scored video as the run stored them (None turned into NaN), with signal
+        quality and the metrics plugins registered."""
         stored = self.metrics.get("overall")
         values = (
             compute_metrics(self.ok)
             if not stored
             else {k: (math.nan if v is None else v) for k, v in stored.items()}
         )
-        return values | signal_quality(self.ok)
+        return values | extra_metrics(self.ok)
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -107,6 +108,21 @@ def signal_quality(rows: pd.DataFrame) -> dict[str, float]:
             if values.size:
                 out[metric] = float(values.mean())
     return out
+
+
+def registered_values(rows: pd.DataFrame) -> dict[str, float]:
+    """The metrics plugins registered (`register_metrics`), over scored prediction rows (NaN without any)."""
+    from rppgbench.metrics import plugin_metrics, registered_metrics
+
+    names = registered_metrics()
+    if not names or len(rows) == 0:
+        return dict.fromkeys(names, math.nan)
+    return plugin_metrics(rows["hr_pred"].to_numpy(float), rows["hr_ref"].to_numpy(float))
+
+
+def extra_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """What a table shows beside hr_metrics: signal quality and the plugins' metrics."""
+    return signal_quality(rows) | registered_values(rows)
 
 
 def training_histories(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
