@@ -24,11 +24,11 @@ from torch import nn
 
 from rppgbench.errors import ConfigError
 from rppgbench.method import FitContext
+from rppgbench.testing.clips import make_pulse_clips
 from rppgbench.training import distributed, make_loaders
 from rppgbench.training.checkpoint import load_checkpoint
 from rppgbench.training.device import seed_everything, setup_device
 from rppgbench.training.sampling import EpochSampler
-from rppgbench.training.toy import make_pulse_clips
 
 TINY = dict(
     epochs=2,

@@ -149,3 +149,14 @@ def test_a_third_party_metric_appears_in_compare_and_report(tmp_path):
     report = _rppgbench(["report", str(out), "--out", str(tmp_path / "report")], site, tmp_path)
     assert report.returncode == 0, report.stderr
     assert "Within 5 bpm (%)" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_the_example_plugins_own_tests_pass_with_the_conformance_kit(tmp_path):
+    """What the plugin guide tells authors to do: their tests call rppgbench.testing.check_method."""
+    site = tmp_path / "site"
+    _lay_out_example(site)
+    env = dict(os.environ, PYTHONPATH=str(site))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 passed" in done.stdout
