@@ -41,21 +41,23 @@ CHECKED_FILES = (METRICS_FILE, PREDICTIONS_FILE)
 """Run-level files whose sha256 run.json records once the run finished."""
 
 
+def _file(name: str, doc: str) -> property:
+    """A read-only property: the path of file `name` in the folder."""
+    return property(lambda self: self.path / name, doc=doc)
+
+
 @dataclass(frozen=True)
 class _Results:
     """What a run folder and a fold folder share: metrics.json, predictions.csv and the window table."""
 
     path: Path
 
-    @property
-    def metrics_path(self) -> Path:
-        """metrics.json: metrics of the ok videos and counts (its presence marks a finished fold)."""
-        return self.path / METRICS_FILE
+    metrics_path = _file(
+        METRICS_FILE,
+        "metrics.json: metrics of the ok videos and counts (its presence marks a finished fold).",
+    )
 
-    @property
-    def predictions_path(self) -> Path:
-        """predictions.csv: one row per test video."""
-        return self.path / PREDICTIONS_FILE
+    predictions_path = _file(PREDICTIONS_FILE, "predictions.csv: one row per test video.")
 
     def windows_path(self, fmt: str = "parquet") -> Path:
         """The window table in format `fmt` (parquet or csv)."""
@@ -99,30 +101,15 @@ class FoldStore(_Results):
         """The fold's name ("1".."k" or "all")."""
         return self.path.name
 
-    @property
-    def model_path(self) -> Path:
-        """model.pt: the learned weights of a trained method."""
-        return self.path / MODEL_FILE
+    model_path = _file(MODEL_FILE, "model.pt: the learned weights of a trained method.")
+    signals_path = _file(
+        SIGNALS_FILE, "signals.npz: every scored video's signal per window (what `rescore` reads)."
+    )
 
-    @property
-    def signals_path(self) -> Path:
-        """signals.npz: every scored video's signal per window (what `rescore` reads)."""
-        return self.path / SIGNALS_FILE
+    failed_path = _file(FAILED_FILE, "failed.json: the error of a fold job that failed after its retries.")
+    training_path = _file(TRAINING_FILE, "training.json: the per-epoch history of the fold's training.")
 
-    @property
-    def failed_path(self) -> Path:
-        """failed.json: the error of a fold job that failed after its retries."""
-        return self.path / FAILED_FILE
-
-    @property
-    def training_path(self) -> Path:
-        """training.json: the per-epoch history of the fold's training."""
-        return self.path / TRAINING_FILE
-
-    @property
-    def work_dir(self) -> Path:
-        """Scratch folder of a training method (checkpoints, its own files)."""
-        return self.path / WORK_DIR
+    work_dir = _file(WORK_DIR, "Scratch folder of a training method (checkpoints, its own files).")
 
     def finished(self) -> bool:
         """True once metrics.json, written last, exists (see `verify.fold_intact` for its content)."""
@@ -193,10 +180,9 @@ class FoldStore(_Results):
 class RunStore(_Results):
     """A run folder: run.json, the run-level results and `folds/<fold>/` (see `FoldStore`)."""
 
-    @property
-    def manifest_path(self) -> Path:
-        """run.json: status, configuration, provenance and, once finished, checksums."""
-        return self.path / RUN_FILE
+    manifest_path = _file(
+        RUN_FILE, "run.json: status, configuration, provenance and, once finished, checksums."
+    )
 
     def exists(self) -> bool:
         """True when the folder holds a run (its run.json)."""

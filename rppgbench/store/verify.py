@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rppgbench.errors import DamagedRunError
 from rppgbench.integrity import pid_alive, sha256_file
-from rppgbench.store.layout import METRICS_FILE as METRICS_NAME
-from rppgbench.store.layout import FoldStore, RunStore
+from rppgbench.store.layout import METRICS_FILE, FoldStore, RunStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,7 +117,7 @@ def verify_predictions(path: Path, predictions: pd.DataFrame, metrics: dict[str,
     expected = metrics.get("n_videos")
     if isinstance(expected, int) and expected != len(predictions):
         raise DamagedRunError(
-            f"{path}: damaged run file: {len(predictions)} rows but {METRICS_NAME} counts {expected} videos"
+            f"{path}: damaged run file: {len(predictions)} rows but {METRICS_FILE} counts {expected} videos"
         )
     status = predictions["status"]
     unknown = sorted(set(status) - {"ok", "failed"})
@@ -127,5 +126,5 @@ def verify_predictions(path: Path, predictions: pd.DataFrame, metrics: dict[str,
     n_ok = int((status == "ok").sum())
     if isinstance(metrics.get("n_ok"), int) and metrics["n_ok"] != n_ok:
         raise DamagedRunError(
-            f"{path}: damaged run file: {n_ok} ok rows but {METRICS_NAME} counts {metrics['n_ok']}"
+            f"{path}: damaged run file: {n_ok} ok rows but {METRICS_FILE} counts {metrics['n_ok']}"
         )
