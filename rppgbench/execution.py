@@ -16,9 +16,10 @@ from rppgbench.aggregation import summarise
 from rppgbench.data import Record
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.evaluation import evaluate_video
-from rppgbench.method import FitContext
+from rppgbench.method import FitContext, Method
 from rppgbench.preparation import PreparedFold
 from rppgbench.protocol import Protocol
+from rppgbench.signal.hr import HRConfig
 from rppgbench.signals import VideoSignals, window_rows
 
 if TYPE_CHECKING:
@@ -58,11 +59,12 @@ def run_fold(plan: RunPlan, prepared: PreparedFold, is_main: bool = True) -> dic
     if not is_main:
         return {"timings": timings}
     rows, windows, kept = [], [], []
+    hr_config = plan.protocol.hr_config()
     begin = time.perf_counter()
     for record in tqdm(
         prepared.test, desc=f"fold {prepared.name}", disable=not plan.options.progress, unit="video"
     ):
-        row, scored = _score(plan, method, prepared, record)
+        row, scored = _score(plan, method, prepared, record, hr_config)
         rows.append(row)
         if scored is not None:
             windows += scored[0]
@@ -74,7 +76,7 @@ def run_fold(plan: RunPlan, prepared: PreparedFold, is_main: bool = True) -> dic
 
 
 def _score(
-    plan: RunPlan, method: Any, prepared: PreparedFold, record: Record
+    plan: RunPlan, method: Method, prepared: PreparedFold, record: Record, hr_config: HRConfig
 ) -> tuple[dict[str, Any], tuple[list[dict[str, Any]], VideoSignals] | None]:
     """One test video's row, and its window rows and signals when it was scored."""
     fold = prepared.name
@@ -85,7 +87,7 @@ def _score(
     try:
         clip = prepared.clip(record)
         check_reference(plan.protocol, clip.reference)
-        estimate = evaluate_video(method, clip, plan.protocol.test, plan.protocol.hr_config())
+        estimate = evaluate_video(method, clip, plan.protocol.test, hr_config)
     except Exception as exc:  # one bad video never stops the run; its reason is kept
         reason = str(exc) if isinstance(exc, RppgbenchError | ValueError) else traceback.format_exc(limit=3)
         if str(record.location) not in reason and str(path) not in reason:
