@@ -26,6 +26,7 @@ import torch
 from rppgbench_plugins.neural.physnet import PhysNet
 from tabulate import tabulate
 
+from rppgbench.testing.clips import make_pulse_clip
 from rppgbench.training import (
     DeviceSetup,
     LoopConfig,
@@ -34,7 +35,6 @@ from rppgbench.training import (
     build_optimizer,
     make_loaders,
 )
-from rppgbench.training.toy import make_pulse_clip
 
 PRECISIONS = {
     "fp32": (None, False),

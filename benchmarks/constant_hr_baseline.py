@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rppgbench.store import RunStore
+
 
 def constant_errors(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per video: |reference HR - mean reference HR of the other folds|, with the video's scenario."""
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a run folder whose predictions.csv holds every fold")
     args = p.parse_args(argv)
-    errors = constant_errors(pd.read_csv(args.run / "predictions.csv"))
+    errors = constant_errors(RunStore(args.run).read_predictions())
     print(f"Constant-HR predictor (training mean per fold) on the test videos of {args.run}")
     print(f"{'scenario':14s} {'n':>4s} {'MAE (bpm)':>10s} {'RMSE (bpm)':>11s}")
     groups = [("overall", errors)] + [(str(k), g) for k, g in errors.groupby("scenario")]

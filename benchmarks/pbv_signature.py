@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from rppgbench.store import RunStore
+
 SIGNATURES = ("adaptive", "fixed")
 
 
@@ -30,7 +32,7 @@ def run(protocol: str, signature: str, out: Path) -> pd.DataFrame:
     command = [sys.executable, "-m", "rppgbench.cli", "run", "--method", "pbv", "--protocol", protocol,
                "--set", f"signature={signature}", "--out", str(folder), "--quiet"]  # fmt: skip
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return pd.read_csv(folder / "predictions.csv").assign(signature=signature)
+    return RunStore(folder).read_predictions().assign(signature=signature)
 
 
 def summary(rows: pd.DataFrame) -> list[list[object]]:

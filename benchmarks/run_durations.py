@@ -6,9 +6,10 @@ python benchmarks/run_durations.py leaderboards/results/synth-5fold/*
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime
 from pathlib import Path
+
+from rppgbench.store import RunStore
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,15 +17,14 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
     args = p.parse_args(argv)
-    print(
-        f"{'run':10s} {'recipe':10s} {'wall (min)':>10s} {'train (s)':>10s} {'test (s)':>9s}  machine"
-    )
+    print(f"{'run':10s} {'recipe':10s} {'wall (min)':>10s} {'train (s)':>10s} {'test (s)':>9s}  machine")
     for run in args.runs:
-        manifest = json.loads((run / "run.json").read_text())
+        store = RunStore(run)
+        manifest = store.read_manifest()
         started, updated = (datetime.fromisoformat(manifest[k]) for k in ("started", "updated"))
         recipe = manifest["config"].get("recipe")
         label = f"{recipe['name']} v{recipe['version']}" if recipe else "-"
-        folds = [json.loads(f.read_text()) for f in sorted((run / "folds").glob("*/metrics.json"))]
+        folds = [fold.read_metrics() for fold in store.fold_stores() if fold.finished()]
         train = sum(f.get("timings", {}).get("train_s", 0.0) for f in folds)
         test = sum(f.get("timings", {}).get("test_s", 0.0) for f in folds)
         where = manifest["provenance"]

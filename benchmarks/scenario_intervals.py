@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from rppgbench.leaderboard.stats import bootstrap_ci
+from rppgbench.store import RunStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from constant_hr_baseline import constant_errors  # noqa: E402
@@ -25,7 +26,7 @@ from constant_hr_baseline import constant_errors  # noqa: E402
 
 def signed_errors(run: Path) -> pd.DataFrame:
     """video_id, scenario and signed error of the run's scored videos."""
-    frame = pd.read_csv(run / "predictions.csv")
+    frame = RunStore(run).read_predictions()
     frame = frame[frame["status"] == "ok"]
     return frame.assign(error=frame["hr_pred"] - frame["hr_ref"])[["video_id", "scenario", "error"]]
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, help="also write the markdown here")
     args = p.parse_args(argv)
     errors = {run.name: signed_errors(run) for run in args.runs}
-    constant = constant_errors(pd.read_csv(args.runs[0] / "predictions.csv"))
+    constant = constant_errors(RunStore(args.runs[0]).read_predictions())
     errors["constant HR (training mean)"] = constant.assign(error=constant["abs_error"])[
         ["video_id", "scenario", "error"]
     ]

@@ -24,6 +24,8 @@ from rppgbench_plugins.datasets.synthetic.faces import make_sprite
 from rppgbench_plugins.datasets.synthetic.writer import identity_for
 from tabulate import tabulate
 
+from rppgbench.store import RunStore
+
 PROTOCOL = """name = "synth-validity-{preset}"
 description = "Per-scenario validity study on the {preset} preset (classical methods, no training)."
 [dataset]
@@ -74,7 +76,7 @@ def run_methods(preset: str, seed: int, methods: list[str], out: Path, workers: 
                 str(run_dir),
             ]
             subprocess.run([*command, *extra, "--workers", str(workers), "--quiet"], check=True)
-            rows.append(pd.read_csv(run_dir / "predictions.csv").assign(method=label))
+            rows.append(RunStore(run_dir).read_predictions().assign(method=label))
     return pd.concat(rows, ignore_index=True)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rppgbench.errors import RppgbenchError
 
 if TYPE_CHECKING:
-    from rppgbench.runner import RunPlan
+    from rppgbench.planning import RunPlan
 
 
 def account(plan: RunPlan, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -192,9 +192,9 @@ def print_summary(folder: Path) -> bool:
     """Print a run's summary table and failures; False when a fold failed."""
     from tabulate import tabulate
 
-    from rppgbench.store import read_json
+    from rppgbench.store import RunStore
 
-    metrics = read_json(folder / "metrics.json")
+    metrics = RunStore(folder).read_metrics()
     overall = metrics["overall"]
     headers = ["videos", "ok", "failed", "SD", "MAE", "RMSE", "MAPE %", "r"]
     row = [metrics["n_videos"], metrics["n_ok"], metrics["n_failed"]] + [

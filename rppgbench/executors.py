@@ -3,13 +3,19 @@
 `local` runs them one after another in this process, `process` in a local process pool, `ray` as Ray
 tasks with declared CPU/GPU resources on a local or existing Ray cluster. A job that still fails
 after its retries becomes a failed `JobOutcome` with the reason; the other jobs go on.
+
+Under torchrun, `local` is a `TorchrunExecutor`: every rank runs the same jobs in one process group
+(data-parallel training), rank 0 goes first where files are made and alone writes results. The
+executor owns that rank handling, so planning and the runner stay free of torch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -18,6 +24,13 @@ from typing import Any
 from rppgbench.errors import ConfigError, RppgbenchError, StorageError
 
 EXECUTORS = ("local", "process", "ray")
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE")
+"""Set by torchrun in each process it launches."""
+
+
+def launched_by_torchrun() -> bool:
+    """True when torchrun's variables are in the environment (whether or not a process group exists)."""
+    return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,24 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the executor's resources (pools, cluster connections)."""
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """The lifetime of a whole run on this executor (a torchrun process group); nothing by default."""
+        yield
+
+    @contextlib.contextmanager
+    def main_first(self) -> Iterator[None]:
+        """Let the writing process (rank 0) do the enclosed work before the others (it fills caches)."""
+        yield
+
+    @property
+    def is_main(self) -> bool:
+        """True in the process that writes results and reports (always, except on torchrun's other ranks)."""
+        return True
+
+    def check_ready(self) -> None:  # noqa: B027 - optional hook
+        """Raise ConfigError when the executor cannot run jobs now (torchrun without its process group)."""
+
 
 class LocalExecutor(Executor):
     """Runs jobs one after another in this process (the default; easiest to debug)."""
@@ -84,6 +115,42 @@ class LocalExecutor(Executor):
                     if attempt > self.retries:
                         outcomes.append(JobOutcome(job.key, False, error=_describe(exc), attempts=attempt))
         return outcomes
+
+
+class TorchrunExecutor(LocalExecutor):
+    """The local executor in a process launched by torchrun: one process group per session, rank 0 writes.
+
+    Every rank runs every job (the fold's training is data-parallel across the ranks); torch is
+    imported only here, on first use.
+    """
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        from rppgbench.training import distributed
+
+        with distributed.distributed_context():
+            yield
+
+    @contextlib.contextmanager
+    def main_first(self) -> Iterator[None]:
+        from rppgbench.training import distributed
+
+        with distributed.main_process_first():
+            yield
+
+    @property
+    def is_main(self) -> bool:
+        from rppgbench.training import distributed
+
+        return distributed.is_main_process()
+
+    def check_ready(self) -> None:
+        from rppgbench.training import distributed
+
+        if not distributed.is_distributed():
+            raise ConfigError(
+                "launched by torchrun but no process group: use `rppgbench run` for multi-GPU training"
+            )
 
 
 class _SubmittingExecutor(Executor):
@@ -183,11 +250,13 @@ class RayExecutor(_SubmittingExecutor):
 
 
 def make_executor(name: str, jobs: int = 2, address: str | None = None, retries: int = 0) -> Executor:
-    """The executor called `name` (local, process or ray)."""
+    """The executor called `name` (local, process or ray); `local` under torchrun is a TorchrunExecutor."""
+    if name not in EXECUTORS:
+        raise ConfigError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
+    if launched_by_torchrun() and name != "local":
+        raise ConfigError(f"multi-GPU data-parallel training runs with the local executor, not {name!r}")
     if name == "local":
-        return LocalExecutor(retries)
+        return TorchrunExecutor(retries) if launched_by_torchrun() else LocalExecutor(retries)
     if name == "process":
         return ProcessExecutor(jobs, retries)
-    if name == "ray":
-        return RayExecutor(address, retries, num_cpus=jobs if address is None else None)
-    raise ConfigError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
+    return RayExecutor(address, retries, num_cpus=jobs if address is None else None)

@@ -40,8 +40,13 @@ def register_recipe_dirs(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
-def register_metrics(register: Callable[[str, Callable[..., float]], None]) -> None:
-    """Register extra per-run metrics as `register(name, fn(predicted_hr, reference_hr) -> float)`."""
+def register_metrics(register: Callable[..., None]) -> None:
+    """Register extra metrics: `register(name, fn, *, label=None, unit="", better="lower")`.
+
+    `fn(predicted_hr, reference_hr) -> float` gets two equal-length arrays of the scored videos' HRs
+    (bpm). `compare` and `report` show every registered metric as a column by default, per run and per
+    breakdown group; `better` ("lower", "higher", "zero" or "") decides which value is marked best.
+    """
 
 
 @hookspec

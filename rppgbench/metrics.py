@@ -1,4 +1,4 @@
-"""The one place HR error metrics are computed: per fold, per run, per window, and for leaderboards.
+"""The one place HR error metrics are computed: per fold, per run, and for leaderboards.
 
 Conventions (stated once, used everywhere): error = predicted - reference (bpm); SD is the sample
 standard deviation of the error (ddof=1), as Bland-Altman analysis uses; MAPE is in percent; the
@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import pearsonr
 
 from rppgbench.errors import SignalError
 
@@ -38,6 +37,9 @@ METRIC_NAMES: dict[str, MetricInfo] = {
     "ba_upper": MetricInfo("Bland-Altman upper 95% limit", "bpm", ""),
 }
 """Keys of `hr_metrics`, in display order, with human labels and units."""
+BETTER = ("lower", "higher", "zero", "")
+RESERVED = frozenset(METRIC_NAMES) | {"snr", "macc"}
+"""Names a plugin metric cannot take: hr_metrics' keys and the signal-quality columns."""
 
 
 def _paired(pred: object, ref: object) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +71,8 @@ def hr_metrics(pred: Sequence[float] | np.ndarray, ref: Sequence[float] | np.nda
     two-sided p-value; nan for n < 3 or a constant input); ba_bias (mean error) and ba_lower/ba_upper
     (bias -+ 1.96 SD). Raises SignalError for NaN, mismatched or empty input.
     """
+    from scipy.stats import pearsonr
+
     p, r = _paired(pred, ref)
     error = p - r
     n = int(error.size)
@@ -93,23 +97,11 @@ def hr_metrics(pred: Sequence[float] | np.ndarray, ref: Sequence[float] | np.nda
     }
 
 
-def window_metrics(
-    pred_windows: Sequence[Sequence[float]], ref_windows: Sequence[Sequence[float]]
-) -> dict[str, float]:
-    """`hr_metrics` over every window of every video pooled (per-window evaluation), plus `n_videos`.
+def registered_metrics() -> dict[str, MetricInfo]:
+    """Label, unit and direction of every metric that plugins registered (`register_metrics`)."""
+    from rppgbench.plugins import registry
 
-    Each video's predicted and reference window lists must have the same length.
-    """
-    if len(pred_windows) != len(ref_windows):
-        raise SignalError(
-            f"{len(pred_windows)} videos of predicted windows but {len(ref_windows)} of reference"
-        )
-    for index, (p, r) in enumerate(zip(pred_windows, ref_windows, strict=True)):
-        if len(p) != len(r):
-            raise SignalError(f"video {index}: {len(p)} predicted windows but {len(r)} reference windows")
-    pooled_pred = np.concatenate([np.asarray(p, dtype=np.float64) for p in pred_windows] or [np.empty(0)])
-    pooled_ref = np.concatenate([np.asarray(r, dtype=np.float64) for r in ref_windows] or [np.empty(0)])
-    return {**hr_metrics(pooled_pred, pooled_ref), "n_videos": len(pred_windows)}
+    return registry().metric_info
 
 
 def plugin_metrics(
@@ -120,13 +112,14 @@ def plugin_metrics(
     """Extra metrics registered by plugins (`register_metrics`), evaluated on checked arrays.
 
     `metrics` defaults to the process-wide registry's; a name that clashes with a built-in is refused.
+    `compare` and `report` show them as columns, computed on each run's (or group's) scored videos.
     """
     if metrics is None:
         from rppgbench.plugins import registry
 
         metrics = registry().metrics
     p, r = _paired(pred, ref)
-    clash = sorted(set(metrics) & set(METRIC_NAMES))
+    clash = sorted(set(metrics) & RESERVED)
     if clash:
         raise SignalError(f"plugin metric name(s) {', '.join(clash)} clash with built-in metrics")
     return {name: float(fn(p.copy(), r.copy())) for name, fn in metrics.items()}

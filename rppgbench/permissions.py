@@ -17,11 +17,6 @@ def umask() -> int:
     return mask
 
 
-def file_mode() -> int:
-    """Mode of a new regular file under the current umask (0644 under the usual 022)."""
-    return 0o666 & ~umask()
-
-
 def apply_umask(target: int | str | Path, directory: bool = False) -> None:
     """Give an open file descriptor, file or folder the mode a plain create would have given it."""
     mode = (0o777 if directory else 0o666) & ~umask()

@@ -40,6 +40,8 @@ class PluginRegistry:
     protocol_dirs: list[Any] = field(default_factory=list)
     recipe_dirs: list[Any] = field(default_factory=list)
     metrics: dict[str, Callable[..., float]] = field(default_factory=dict)
+    metric_info: dict[str, Any] = field(default_factory=dict)
+    """metric name -> `rppgbench.metrics.MetricInfo` (label, unit, which direction is better)."""
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     packages: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -95,6 +97,32 @@ def _make_register(kind: str, table: dict, origins: dict, plugin: str) -> Callab
     return register
 
 
+def _make_metric_register(registry: PluginRegistry, plugin: str) -> Callable[..., None]:
+    def register(
+        name: str,
+        fn: Callable[..., float],
+        *,
+        label: str | None = None,
+        unit: str = "",
+        better: str = "lower",
+    ) -> None:
+        from rppgbench.metrics import BETTER, RESERVED, MetricInfo
+
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"metric {name!r} needs a non-empty string name")
+        if name in RESERVED:
+            raise ValueError(f"metric {name!r} clashes with a built-in metric")
+        if not callable(fn):
+            raise TypeError(f"metric {name!r}: {fn!r} is not callable")
+        if better not in BETTER:
+            raise ValueError(f"metric {name!r}: better={better!r} is not one of {list(BETTER)}")
+        registry.metrics[name] = fn
+        registry.metric_info[name] = MetricInfo(label or name, unit, better)
+        registry.origins[("metric", name)] = plugin
+
+    return register
+
+
 def build_registry(extra_plugins: dict[str, object] | None = None) -> PluginRegistry:
     """Import every entry-point plugin (plus `extra_plugins`, for tests) and run its register hooks."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
@@ -126,7 +154,7 @@ def _collect(registry: PluginRegistry, name: str) -> None:
         "register_datasets": _make_register("dataset", registry.datasets, registry.origins, name),
         "register_protocol_dirs": registry.protocol_dirs.append,
         "register_recipe_dirs": registry.recipe_dirs.append,
-        "register_metrics": lambda metric, fn: registry.metrics.__setitem__(metric, fn),
+        "register_metrics": _make_metric_register(registry, name),
     }
     for hook_name, register in registers.items():
         for impl in getattr(hooks, hook_name).get_hookimpls():

@@ -8,6 +8,7 @@ The file format is documented in docs/architecture.md and docs/protocols.md.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import tomllib
@@ -24,10 +25,14 @@ from rppgbench.protocol_schema import (
     REFERENCE_SOURCES,
     SPLIT_KINDS,
     TEST_MODES,
+    resolve_protocol,
     validate_protocol,
 )
 
-__all__ = ["REFERENCE_SOURCES", "SPLIT_KINDS", "TEST_MODES"]
+__all__ = ["FINGERPRINT_SECTIONS", "REFERENCE_SOURCES", "SPLIT_KINDS", "TEST_MODES", "fingerprint"]
+
+FINGERPRINT_SECTIONS = ("dataset", "split", "test", "reference", "hr")
+"""Protocol tables that decide what is measured: runs differing in one of them are not comparable."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Protocol:
     description: str
     split_kind: str
     datasets: dict[str, DatasetSpec]
+    version: int = 1
     folds: int = 5
     seed: int = 0
     split_file: Path | None = None
@@ -78,8 +84,12 @@ class Protocol:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The protocol as recorded in results (the parsed file plus where it came from)."""
+        """The protocol as recorded in results (the resolved file, defaults included, and where it lay)."""
         return {**self.raw, "_source": str(self.source) if self.source else None}
+
+    def fingerprint(self) -> str:
+        """Hash of the tables that decide what is measured (see `fingerprint`)."""
+        return fingerprint(self.raw)
 
     def hr_config(self):
         """The protocol's HR estimator settings as an HRConfig."""
@@ -142,6 +152,7 @@ def parse_protocol(
         return ConfigError(f"{where}: {message}")
 
     validate_protocol(raw, where)
+    raw = resolve_protocol(raw)
     split = dict(raw.get("split", {}))
     kind = split.get("kind", "kfold")
     if kind not in SPLIT_KINDS:
@@ -169,6 +180,7 @@ def parse_protocol(
         description=raw.get("description", ""),
         split_kind=kind,
         datasets=datasets,
+        version=raw["version"],
         folds=folds if kind == "kfold" else 1,
         seed=int(split.get("seed", 0)),
         split_file=chosen_file,
@@ -184,6 +196,17 @@ def parse_protocol(
     except ConfigError as exc:
         raise fail(f"[hr] {exc}") from exc
     return protocol
+
+
+def fingerprint(definition: dict[str, Any], sections: Sequence[str] = FINGERPRINT_SECTIONS) -> str:
+    """12 hex digits of sha256 over `sections` of a protocol definition (as recorded, defaults resolved).
+
+    Two runs with the same fingerprint measured the same thing: same data (dataset and its options,
+    such as a frame range or an ECG channel), split, test windows, reference and HR estimator.
+    """
+    resolved = resolve_protocol(definition)
+    part = {key: resolved.get(key) for key in sections}
+    return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def check_preprocess(protocol: Protocol) -> None:
@@ -288,11 +311,6 @@ def read_split(path: Path) -> SplitFile:
     if len(folds) < 2 or any(not group for group in folds):
         raise ConfigError(f"{path}: a split file needs at least two non-empty folds")
     return SplitFile(path, folds, excluded)
-
-
-def read_split_file(path: Path) -> list[list[str]]:
-    """Subject lists per fold of a split file (see `read_split`)."""
-    return read_split(path).folds
 
 
 def _subject_text(value: Any) -> str:

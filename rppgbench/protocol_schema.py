@@ -2,7 +2,14 @@
 
 `validate_protocol` checks a parsed TOML document against it before anything else reads the file,
 so a typo (`fold = 3`, `option = {...}`, `sorce = ...`) is an error naming the file, the table and the
-key, with a did-you-mean, instead of a run that silently goes on with defaults.
+key, with a did-you-mean, instead of a run that silently goes on with defaults. Three tables are
+typed by the class that uses them: `[hr]` by `rppgbench.signal.hr.HRConfig` (checked when the file is
+loaded), `[preprocess]` by `rppgbench.preprocess.PreprocessConfig` and `[dataset] options` by the
+loader's declared params (both checked when a run is planned, so listing protocols stays light).
+
+A file's `version` is the protocol format it is written in (1 when absent). `resolve_protocol`
+merges the format's `DEFAULTS` under the file's own tables, so the `[reference]` and `[hr]` blocks
+that nearly every protocol shares are written once, here; results record the resolved protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from typing import Any
 
 from rppgbench.errors import ConfigError
 
+FORMAT_VERSION = 1
+"""The newest protocol format this rppgbench reads (the `version` key of a protocol file)."""
 SPLIT_KINDS = ("kfold", "file", "cross")
 TEST_MODES = ("clips", "whole", "sliding")
 REFERENCE_SOURCES = ("waveform", "dataset_hr")
@@ -55,13 +64,21 @@ def at_least(low: float, strict: bool = False) -> Callable[[Any], str | None]:
     return check
 
 
+def _readable(version: int) -> str | None:
+    if version <= FORMAT_VERSION:
+        return None
+    return (
+        f"is {version}, but this rppgbench reads protocol formats up to {FORMAT_VERSION}: upgrade rppgbench"
+    )
+
+
 NUMBER = (int, float)
 DATASET = Table({"name": Key((str,), required=True)}, {"options": Table(free=True)})
 SCHEMA = Table(
     {
         "name": Key((str,), lambda v: None if v.strip() else "must not be empty", required=True),
         "description": Key((str,)),
-        "version": Key((int,), at_least(1)),
+        "version": Key((int,), lambda v: at_least(1)(v) or _readable(v)),
     },
     {
         "dataset": DATASET,
@@ -144,3 +161,27 @@ def _sub(label: str, key: str) -> str:
 def validate_protocol(raw: dict[str, Any], where: str) -> None:
     """Validate a whole protocol document against SCHEMA (raises ConfigError)."""
     validate_table(raw, SCHEMA, where, "top level")
+
+
+DEFAULTS: dict[int, dict[str, dict[str, Any]]] = {
+    1: {
+        "reference": {"source": "waveform"},
+        "hr": {"method": "welch", "band_bpm": [40, 180]},
+    },
+}
+"""Per format version, the tables a protocol inherits; the file's own keys win, key by key."""
+
+
+def resolve_protocol(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol with its format version stated and that version's defaults merged in.
+
+    Also applied to protocols recorded by older runs before they are compared, so a run folder made
+    before a default moved out of the files still resumes and compares.
+    """
+    version = raw.get("version", 1)
+    resolved = {**raw, "version": version}
+    for table, defaults in DEFAULTS.get(version, {}).items():
+        own = raw.get(table, {})
+        if isinstance(own, dict):
+            resolved[table] = {**defaults, **own}
+    return resolved

@@ -8,7 +8,6 @@ its run.json records the settings, the original run and `rescored_from`.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import click
 from rppgbench.errors import ConfigError, RppgbenchError
 from rppgbench.params import Param, parse_assignments
 from rppgbench.signals import WINDOW_FORMATS
+from rppgbench.store import FoldStore, RunStore
 
 
 def hr_settings(base: dict[str, Any], assignments: dict[str, str]) -> dict[str, Any]:
@@ -36,18 +36,17 @@ def hr_settings(base: dict[str, Any], assignments: dict[str, str]) -> dict[str, 
     return HRConfig.from_dict(settings).to_dict()
 
 
-def rescore_fold(source: Path, target: Path, hr: dict[str, Any], window_format: str) -> None:
-    """Rescore one finished fold folder of a run into `target`."""
+def rescore_fold(source: FoldStore, target: FoldStore, hr: dict[str, Any], window_format: str) -> None:
+    """Rescore one finished fold of a run into the fold folder `target` of the new run."""
+    from rppgbench.aggregation import summarise
     from rppgbench.evaluation import score_windows
-    from rppgbench.runner import summarise
     from rppgbench.signal.hr import HRConfig
-    from rppgbench.signals import SIGNALS_FILE, read_signals, window_file, window_rows, write_windows
-    from rppgbench.store import read_json, read_predictions, write_json, write_predictions
+    from rppgbench.signals import window_rows
 
     config = HRConfig.from_dict(hr)
-    stored = {video.video_id: video for video in read_signals(source / SIGNALS_FILE)}
+    stored = {video.video_id: video for video in source.read_signals()}
     rows, windows = [], []
-    for row in read_predictions(source / "predictions.csv").to_dict("records"):
+    for row in source.read_predictions().to_dict("records"):
         video = stored.get(row["video_id"])
         if row["status"] != "ok" or video is None:
             rows.append(row)
@@ -61,50 +60,44 @@ def rescore_fold(source: Path, target: Path, hr: dict[str, Any], window_format: 
                      "abs_error": abs(estimate.hr_pred - estimate.hr_ref), "snr_db": estimate.snr_db,
                      "macc": estimate.macc, "n_windows": len(estimate.window_hr_pred)})  # fmt: skip
         windows += window_rows(video.video_id, source.name, estimate)
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source / SIGNALS_FILE, target / SIGNALS_FILE)
-    write_windows(window_file(target, window_format), windows)
-    write_predictions(target / "predictions.csv", rows)
-    before = read_json(source / "metrics.json")
-    write_json(
-        target / "metrics.json", summarise(rows) | {"n_train": before.get("n_train"), "rescored": True}
-    )
+    source.copy_signals_to(target)
+    target.write_windows(windows, window_format)
+    target.write_predictions(rows)
+    before = source.read_metrics()
+    target.write_metrics(summarise(rows) | {"n_train": before.get("n_train"), "rescored": True})
 
 
 def rescore_run(
     run_dir: Path, out: Path, assignments: dict[str, str], window_format: str = "parquet"
 ) -> dict:
-    """Rescore every finished fold of `run_dir` into `out`; returns the new metrics.json content."""
+    """Rescore every finished fold of `run_dir` into `out`; returns the new run-level metrics."""
     from rppgbench import provenance
-    from rppgbench.runner import aggregate_folds
-    from rppgbench.store import read_json, write_json
+    from rppgbench.aggregation import aggregate_folds
 
-    run_dir, out = Path(run_dir), Path(out)
-    if not (run_dir / "run.json").is_file():
-        raise ConfigError(f"{run_dir}: not a run folder (no run.json)")
-    if out.resolve() == run_dir.resolve():
+    source, target = RunStore(Path(run_dir)), RunStore(Path(out))
+    if not source.exists():
+        raise ConfigError(f"{source.path}: not a run folder (no {source.manifest_path.name})")
+    if target.path.resolve() == source.path.resolve():
         raise ConfigError("rescore writes a new run folder: choose an --out other than the run itself")
-    if (out / "run.json").is_file():
-        raise ConfigError(f"{out} already holds a run; choose another --out")
-    run = read_json(run_dir / "run.json")
+    if target.exists():
+        raise ConfigError(f"{target.path} already holds a run; choose another --out")
+    run = source.read_manifest()
     hr = hr_settings(dict(run.get("config", {}).get("hr") or {}), assignments)
-    folds = sorted(d for d in (run_dir / "folds").iterdir() if (d / "metrics.json").is_file())
+    folds = [fold for fold in source.fold_stores() if fold.finished()]
     if not folds:
-        raise ConfigError(f"{run_dir}: no finished fold to rescore")
+        raise ConfigError(f"{source.path}: no finished fold to rescore")
     for fold in folds:
-        rescore_fold(fold, out / "folds" / fold.name, hr, window_format)
-    result = aggregate_folds(out, [out / "folds" / f.name for f in folds], hr, window_format)
+        rescore_fold(fold, target.fold(fold.name), hr, window_format)
+    result = aggregate_folds(target, [target.fold(f.name) for f in folds], hr, window_format)
     config = dict(run.get("config", {}))
     config["hr"] = hr
     if isinstance(config.get("protocol"), dict):  # the protocol's [hr] table, with the settings changed
         changed = {key.partition(".")[2]: hr[key.partition(".")[2]] for key in assignments}
         config["protocol"] = {**config["protocol"], "hr": {**config["protocol"].get("hr", {}), **changed}}
-    from rppgbench.run_verify import file_checksums
-
-    write_json(out / "run.json", {**run, "config": config, "status": run.get("status", "complete"),
-                                  "checksums": file_checksums(out),
-                                  "rescored_from": str(run_dir), "rescore_settings": assignments,
-                                  "updated": provenance.now_iso(), "provenance": provenance.collect()})  # fmt: skip
+    target.write_manifest({**run, "config": config, "status": run.get("status", "complete"),
+                           "checksums": target.checksums(),
+                           "rescored_from": str(source.path), "rescore_settings": assignments,
+                           "updated": provenance.now_iso(), "provenance": provenance.collect()})  # fmt: skip
     return result
 
 

@@ -1,9 +1,9 @@
 """Per-video rPPG signals and window-level HRs of a run: what `rescore` needs instead of the method.
 
-Each fold folder holds, next to `predictions.csv`:
-- `signals.npz` (compressed): for every scored test video, the method's signal of each evaluated
-  window with its frame timestamps, the frame rate, and the reference (kind, values, times);
-- `windows.parquet` (or `windows.csv`): one row per video and window: `video_id, fold, window,
+The formats of two files of each fold folder (their names and places belong to `rppgbench.store`):
+- the signals file (compressed `.npz`): for every scored test video, the method's signal of each
+  evaluated window with its frame timestamps, the frame rate, and the reference (kind, values, times);
+- the window table (Parquet or CSV): one row per video and window: `video_id, fold, window,
   start_s, stop_s, hr_pred, hr_ref, snr_db, macc`.
 """
 
@@ -21,7 +21,6 @@ import numpy as np
 from rppgbench.data import Reference
 from rppgbench.errors import DataError
 
-SIGNALS_FILE = "signals.npz"
 WINDOW_FORMATS = ("parquet", "csv")
 WINDOW_COLUMNS = ["video_id", "fold", "window", "start_s", "stop_s", "hr_pred", "hr_ref", "snr_db", "macc"]
 
@@ -83,11 +82,6 @@ def read_signals(path: Path) -> list[VideoSignals]:
     return videos
 
 
-def window_file(fold_dir: Path, fmt: str = "parquet") -> Path:
-    """Path of a fold's window table in format `fmt`."""
-    return Path(fold_dir) / f"windows.{fmt}"
-
-
 def write_windows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Write window rows as Parquet or CSV, by the file's suffix (atomically)."""
     import pandas as pd
@@ -114,15 +108,6 @@ def read_windows(path: Path):  # noqa: ANN201 - a pandas DataFrame
     return pd.read_parquet(path)
 
 
-def find_window_file(fold_dir: Path) -> Path | None:
-    """The fold's window table, whichever format it was written in."""
-    for fmt in WINDOW_FORMATS:
-        candidate = window_file(fold_dir, fmt)
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def window_rows(video_id: str, fold: str, estimate: Any) -> list[dict[str, Any]]:
     """The window-table rows of one video's `VideoEstimate`."""
     return [
@@ -135,10 +120,10 @@ def window_rows(video_id: str, fold: str, estimate: Any) -> list[dict[str, Any]]
     ]  # fmt: skip
 
 
-def combine_windows(fold_dirs: Iterable[Path], out: Path) -> None:
-    """Concatenate the folds' window tables into `out` (the run's table; format by its suffix)."""
+def combine_windows(tables: Iterable[Path | None], out: Path) -> None:
+    """Concatenate window tables (None: a fold without one) into `out` (format by its suffix)."""
     import pandas as pd
 
-    frames = [read_windows(found) for d in fold_dirs if (found := find_window_file(d)) is not None]
+    frames = [read_windows(table) for table in tables if table is not None]
     rows = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
     write_windows(out, rows)

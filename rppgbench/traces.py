@@ -139,11 +139,6 @@ def skin_weights(frames: np.ndarray, model: SkinModel) -> np.ndarray:
     return weights
 
 
-def skin_pixel_mask(frames: np.ndarray, model: SkinModel) -> np.ndarray:
-    """Boolean (..., H, W) mask of the pixels that get any skin weight (within the cut-off)."""
-    return skin_weights(frames, model) > 0
-
-
 def _frame_sums(image: np.ndarray, m: int) -> np.ndarray:
     """Per-frame, per-channel pixel sums (m, 3) of a stacked (m*H, W, 3) image."""
     cv2 = _cv2()

@@ -145,6 +145,14 @@ def test_stretch_frames_interpolates_midpoints():
     assert wave.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
 
 
+def test_passes_the_conformance_kit(tmp_path):
+    from rppgbench.testing import check_method
+
+    params = dict(channels=2, clip_frames=48, size=16, epochs=1, batch_size=2, num_workers=0, device="cpu",
+                  infer_batch=2)  # fmt: skip
+    check_method(AutoHR, params, work_dir=tmp_path)
+
+
 def test_fit_predict_save_load_round_trip(tmp_path):
     clips = [pulsing_clip(f"s{i}", hr=60 + 20 * i, seed=i) for i in range(3)]
     params = dict(channels=2, clip_frames=16, size=16, epochs=1, batch_size=2, num_workers=0, device="cpu",
@@ -164,7 +172,7 @@ def test_tiny_derived_network_learns_to_beat_a_constant_hr_predictor(tmp_path):
     """The searched-cell network (shipped genotype, 2 channels) trained through the harness on tiny
     synthetic clips reads held-out subjects' heart rates far better than their mean does."""
     from rppgbench.signal.hr import estimate_hr
-    from rppgbench.training.toy import make_pulse_clips
+    from rppgbench.testing.clips import make_pulse_clips
 
     train_hr, test_hr = [55, 65, 75, 85, 95, 105, 115, 125], [60, 80, 100, 120, 70]
     method = AutoHR(channels=2, clip_frames=64, size=16, epochs=16, windows_per_clip=6, batch_size=4, lr=1e-2,

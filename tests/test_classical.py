@@ -16,6 +16,7 @@ from rppgbench_plugins.classical.windows import hann, overlap_add, window_moment
 from rppgbench.errors import ConfigError, SignalError
 from rppgbench.plugins import build_registry
 from rppgbench.signal.hr import estimate_hr
+from rppgbench.testing import check_method
 
 FPS = 30.0
 SKIN_RGB = np.array([180.0, 120.0, 90.0])
@@ -51,6 +52,11 @@ def synthetic_traces(
 
 
 HARD = {"flicker": 0.01, "drift": 0.2, "specular": 0.02}
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
+def test_every_method_passes_the_conformance_kit(method):
+    check_method(method)
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)

@@ -14,7 +14,8 @@ from rppgbench_plugins.neural.deepphys import (
 from rppgbench.method import FitContext
 from rppgbench.plugins import build_registry
 from rppgbench.signal.hr import estimate_hr
-from rppgbench.training.toy import make_pulse_clips
+from rppgbench.testing import check_method
+from rppgbench.testing.clips import make_pulse_clips
 
 TRAIN_HR = [55, 65, 75, 85, 95, 105, 115, 125]
 TEST_HR = [60, 80, 100, 120, 140, 70]
@@ -55,6 +56,13 @@ def test_target_derivative_and_integration_invert_each_other():
     assert abs(d.mean()) < 1e-5 and abs(d.std() - 1) < 1e-2
     pulse = DeepPhys().postprocess(d, 30.0)
     assert np.corrcoef(pulse[10:-10], wave[10:-10])[0, 1] > 0.995
+
+
+def test_passes_the_conformance_kit(tmp_path):
+    torch.set_num_threads(1)
+    check_method(
+        DeepPhys, dict(epochs=1, clip_frames=32, size=16, num_workers=0, device="cpu"), work_dir=tmp_path
+    )
 
 
 def test_trained_model_beats_constant_hr_on_held_out_subjects(tmp_path):

@@ -24,11 +24,11 @@ from torch import nn
 
 from rppgbench.errors import ConfigError
 from rppgbench.method import FitContext
+from rppgbench.testing.clips import make_pulse_clips
 from rppgbench.training import distributed, make_loaders
 from rppgbench.training.checkpoint import load_checkpoint
 from rppgbench.training.device import seed_everything, setup_device
 from rppgbench.training.sampling import EpochSampler
-from rppgbench.training.toy import make_pulse_clips
 
 TINY = dict(
     epochs=2,
@@ -253,6 +253,28 @@ def test_two_process_gloo_ddp_matches_single_process(tmp_path):
         f"max |weight diff| {weight_diff:.2e}, moved {moved:.2e}; torchrun {ddp_s:.1f} s, single {single_s:.1f} s"
     )
     assert weight_diff < WEIGHT_REL_TOL * moved
+
+
+@pytest.mark.slow
+def test_rppgbench_run_under_torchrun_trains_on_both_ranks_and_rank_0_writes(tmp_path):
+    """`torchrun ... rppgbench.cli run`: the TorchrunExecutor holds the process group for the run; rank 0
+    alone writes the run folder and prints the summary."""
+    env = {k: v for k, v in os.environ.items() if k not in distributed.TORCHRUN_VARIABLES}
+    env |= {"OMP_NUM_THREADS": "1", "RPPGBENCH_CACHE": str(tmp_path / "cache"), "TQDM_DISABLE": "1"}
+    sets = [f"--set={k}={v}" for k, v in dict(epochs=1, clip_frames=32, size=32, width=8, batch_size=4,
+                                              num_workers=0).items()]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+               "127.0.0.1", "--master_port", str(_free_port()), "-m", "rppgbench.cli", "run", "--method", "physnet",
+               "--protocol", "synth-mini", "--fold", "1", "--device", "cpu", "--out", str(tmp_path / "run"),
+               "--quiet", *sets]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("results: ") == 1  # one summary: rank 0's
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "complete" and run["folds"] == ["1"]
+    fold = tmp_path / "run" / "folds" / "1"
+    assert (fold / "model.pt").is_file() and (fold / "training.json").is_file()
+    assert not list((tmp_path / "run").rglob("*.tmp"))
 
 
 if __name__ == "__main__":

@@ -83,3 +83,20 @@ def test_unknown_executor():
 
     with pytest.raises(ConfigError, match="valid: local, process, ray"):
         make_executor("slurm")
+
+
+def test_under_torchrun_local_is_the_rank_aware_executor(monkeypatch):
+    from rppgbench.errors import ConfigError
+    from rppgbench.executors import TorchrunExecutor
+
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    executor = make_executor("local")
+    assert isinstance(executor, TorchrunExecutor) and executor.name == "local"
+    with pytest.raises(ConfigError, match="no process group"):  # jobs need the session's process group
+        executor.check_ready()
+    with pytest.raises(ConfigError, match="with the local executor, not 'process'"):
+        make_executor("process")
+    monkeypatch.delenv("RANK")
+    plain = make_executor("local")
+    assert type(plain) is LocalExecutor and plain.is_main

@@ -586,13 +586,13 @@ def test_cache_folder_that_is_a_file_is_one_line_exit_1(data, tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_says_interrupted_and_resumes(signum, data, tmp_path, monkeypatch):
-    from rppgbench import runner
+    from rppgbench import execution
     from rppgbench.lifecycle import Interrupted
 
     def stop(*_args, **_kwargs):
         raise Interrupted(signum)
 
-    monkeypatch.setattr(runner, "evaluate_video", stop)
+    monkeypatch.setattr(execution, "evaluate_video", stop)
     result, out = run(tmp_path, data.root)
     assert result.exit_code == 128 + signum and "Interrupted" in result.output
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"

@@ -91,3 +91,21 @@ def test_changed_configuration_refuses_to_resume(tmp_path):
         RunOptions("pos", "synth-mini", params={"window_s": "2.0"}, out=tmp_path / "r", overwrite=True)
     )
     assert not (tmp_path / "r").exists() and not plan.fold_done(plan.folds[0])
+
+
+def test_a_run_recorded_before_protocol_defaults_and_elsewhere_still_resumes(tmp_path):
+    """run.json of an older rppgbench (no `version`, [reference]/[hr] written out, another checkout's
+    protocol path) describes the same configuration: the folder resumes, every fold kept."""
+    from rppgbench.store import RunStore
+
+    options = RunOptions("pos", "synth-mini", out=tmp_path / "r", progress=False)
+    execute_plans([plan_run(options)], LocalExecutor())
+    store = RunStore(tmp_path / "r")
+    manifest = store.read_manifest()
+    protocol = manifest["config"]["protocol"]
+    del protocol["version"]
+    protocol |= {"reference": {"source": "waveform"}, "hr": {"method": "welch", "band_bpm": [40, 180]},
+                 "_source": "/elsewhere/protocols/synth-mini.toml"}  # fmt: skip
+    store.write_manifest(manifest)
+    plan = plan_run(options)
+    assert all(plan.fold_done(f) for f in plan.folds)

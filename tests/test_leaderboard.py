@@ -336,6 +336,28 @@ def test_check_mismatched_method_or_protocol_exits_2(runs_dir: Path, tmp_path: P
     assert bad.exit_code == 2
 
 
+def test_check_notices_a_changed_dataset_option(runs_dir: Path, tmp_path: Path) -> None:
+    """A frame range or an ECG channel is part of what is measured: `check` refuses to compare across it."""
+    baseline = tmp_path / "b.json"
+    invoke(baseline_command, [runs_dir / "chrom", "--out", baseline])
+    dataset = {"name": "synthetic", "options": {"frame_range": [306, 2135]}}
+    moved = make_run(tmp_path / "d" / "chrom", "chrom", CHROM_ERRORS, OVERALL["chrom"],
+                     protocol=dict(PROTOCOL, dataset=dataset))  # fmt: skip
+    result = CliRunner().invoke(check_command, [str(moved), "--baseline", str(baseline)])
+    assert result.exit_code == 2 and "changed (dataset/split/test/reference/hr)" in result.output, (
+        result.output
+    )
+    # a baseline of the format before [dataset] was fingerprinted still checks, and says to regenerate it
+    from rppgbench.leaderboard.check import LEGACY_FORMAT, LEGACY_SECTIONS
+    from rppgbench.protocol import fingerprint
+
+    old = json.loads(baseline.read_text())
+    old.update(format=LEGACY_FORMAT, protocol_fingerprint=fingerprint(PROTOCOL, LEGACY_SECTIONS))
+    baseline.write_text(json.dumps(old))
+    legacy = CliRunner().invoke(check_command, [str(runs_dir / "chrom"), "--baseline", str(baseline)])
+    assert legacy.exit_code == 0 and "does not fingerprint [dataset]" in legacy.output, legacy.output
+
+
 def test_report_is_self_contained_html(runs_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = invoke(report_command, [runs_dir, "--out", out, "--stats", "--resamples", "2000"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rppgbench.errors import SignalError
-from rppgbench.metrics import METRIC_NAMES, hr_metrics, plugin_metrics, window_metrics
+from rppgbench.metrics import METRIC_NAMES, hr_metrics, plugin_metrics
 
 PRED = [70.0, 80.0, 90.0, 100.0]
 REF = [72.0, 78.0, 95.0, 100.0]
@@ -74,14 +74,6 @@ def test_bad_input_is_refused_with_a_clear_message() -> None:
         hr_metrics([70.0], [0.0])
     with pytest.raises(SignalError, match="1-D"):
         hr_metrics(np.ones((2, 2)), np.ones((2, 2)))
-
-
-def test_window_metrics_pool_windows_of_all_videos() -> None:
-    result = window_metrics([[70.0, 80.0], [90.0, 100.0]], [[72.0, 78.0], [95.0, 100.0]])
-    assert result["n_videos"] == 2 and result["n"] == 4
-    assert result["mae"] == pytest.approx(HAND["mae"]) and result["sd"] == pytest.approx(HAND["sd"])
-    with pytest.raises(SignalError, match="video 1: 1 predicted windows but 2"):
-        window_metrics([[70.0], [80.0]], [[70.0], [80.0, 81.0]])
 
 
 def test_plugin_metrics_run_on_checked_arrays() -> None:

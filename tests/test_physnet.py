@@ -10,9 +10,10 @@ from rppgbench.errors import ConfigError
 from rppgbench.method import FitContext
 from rppgbench.plugins import build_registry
 from rppgbench.signal.hr import estimate_hr
+from rppgbench.testing import check_method
+from rppgbench.testing.clips import make_pulse_clips
 from rppgbench.training import read_weights_info
 from rppgbench.training import trainer as trainer_module
-from rppgbench.training.toy import make_pulse_clips
 
 TRAIN_HR = [55, 65, 75, 85, 95, 105, 115, 125]
 TEST_HR = [60, 80, 100, 120, 140, 70]
@@ -34,6 +35,11 @@ def test_registered_through_the_entry_point(monkeypatch):
     registry = build_registry()
     assert registry.method("physnet") is PhysNet
     assert PhysNet().config["clip_frames"] == 160 and PhysNet().config["size"] == 112
+
+
+def test_passes_the_conformance_kit(tmp_path):
+    torch.set_num_threads(1)
+    check_method(PhysNet, dict(TINY, epochs=1), work_dir=tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import types
 from pathlib import Path
 
@@ -62,6 +63,17 @@ def test_unknown_method_lists_valid_names():
         registry.method("no-such-method")
 
 
+def test_a_metric_registers_with_label_and_direction_and_a_clash_is_refused():
+    hits = hookimpl(lambda register: register("hits", lambda p, r: 1.0, label="Hits", better="higher"))
+    registry = build_registry({"metric-plugin": _module("m", register_metrics=hits)})
+    assert registry.metric_info["hits"].better == "higher" and registry.metric_info["hits"].label == "Hits"
+    assert registry.origins[("metric", "hits")] == "metric-plugin"
+    clash = hookimpl(lambda register: register("mae", lambda p, r: 0.0))
+    with pytest.warns(PluginLoadWarning, match="clashes with a built-in metric"):
+        registry = build_registry({"bad": _module("b", register_metrics=clash)})
+    assert "bad" in registry.failures and "mae" not in registry.metrics
+
+
 def _install_example(target: Path) -> None:
     source = target.parent / "src"
     shutil.copytree(EXAMPLE, source)
@@ -97,3 +109,54 @@ def test_third_party_package_is_listed_and_runs(tmp_path):
     predictions = pd.read_csv(out / "predictions.csv")
     assert len(predictions) == 4 and (predictions["status"] == "ok").all()
     assert (predictions["abs_error"] < 2.0).all(), predictions[["video_id", "hr_pred", "hr_ref"]]
+
+
+def _lay_out_example(target: Path) -> None:
+    """The example package as an installer lays it out: the package, and a dist-info folder holding its
+    metadata and entry points (what `importlib.metadata` reads), without building a wheel."""
+    project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
+    shutil.copytree(EXAMPLE / "rppgbench_example", target / "rppgbench_example")
+    info = target / f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in entries.items())
+            for group, entries in project["entry-points"].items()
+        )
+    )
+
+
+def test_a_third_party_metric_appears_in_compare_and_report(tmp_path):
+    """`register_metrics` of an installed package: its metric is a column of compare and of the report."""
+    site = tmp_path / "site"
+    _lay_out_example(site)
+    out = tmp_path / "run"
+    ran = _rppgbench(
+        ["run", "--method", "example-gr", "--protocol", "example-2fold", "--out", str(out)], site, tmp_path
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    table = _rppgbench(["compare", str(out)], site, tmp_path)
+    assert table.returncode == 0, table.stderr
+    header, _, row = table.stdout.splitlines()[2:5]
+    assert "Within 5 bpm (%)" in header and "100.00" in row  # every example video is within 2 bpm
+    by_subject = _rppgbench(
+        ["compare", str(out), "--by", "subject", "--metrics", "mae,within5"], site, tmp_path
+    )
+    assert by_subject.stdout.count("100.00") >= 4, by_subject.stdout
+    report = _rppgbench(["report", str(out), "--out", str(tmp_path / "report")], site, tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "Within 5 bpm (%)" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_the_example_plugins_own_tests_pass_with_the_conformance_kit(tmp_path):
+    """What the plugin guide tells authors to do: their tests call rppgbench.testing.check_method."""
+    site = tmp_path / "site"
+    _lay_out_example(site)
+    env = dict(os.environ, PYTHONPATH=str(site))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 passed" in done.stdout

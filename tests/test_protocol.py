@@ -9,7 +9,7 @@ import pytest
 
 from rppgbench.data import Record
 from rppgbench.errors import ConfigError
-from rppgbench.protocol import make_folds, parse_protocol, read_split_file, subject_folds
+from rppgbench.protocol import make_folds, parse_protocol, read_split, subject_folds
 
 BASE = {
     "name": "t",
@@ -77,9 +77,9 @@ def test_split_file_formats(tmp_path):
     savemat(
         tmp_path / "s.mat", {f"fold{i + 1}": np.array([int(s[1:]) for s in g]) for i, g in enumerate(groups)}
     )
-    assert read_split_file(tmp_path / "s.json") == groups
-    assert read_split_file(tmp_path / "s.csv") == groups
-    assert read_split_file(tmp_path / "s.mat") == [["1", "2"], ["3"], ["4", "5"]]
+    assert read_split(tmp_path / "s.json").folds == groups
+    assert read_split(tmp_path / "s.csv").folds == groups
+    assert read_split(tmp_path / "s.mat").folds == [["1", "2"], ["3"], ["4", "5"]]
 
 
 def test_split_file_matches_numeric_ids_to_subject_names(tmp_path):
@@ -105,3 +105,55 @@ def test_shipped_protocols_are_valid():
         protocol = load_protocol(name)
         assert protocol.name == name, f"{name}.toml declares name {protocol.name!r}"
         tomllib.loads(Path(str(names[name])).read_text())
+
+
+def test_format_defaults_merge_key_by_key_and_are_recorded():
+    protocol = parse_protocol({**BASE, "hr": {"band_bpm": [45, 150]}})
+    assert protocol.version == 1
+    recorded = protocol.to_dict()
+    assert recorded["version"] == 1 and recorded["reference"] == {"source": "waveform"}
+    assert recorded["hr"] == {"method": "welch", "band_bpm": [45, 150]}
+    assert protocol.hr_config().band_bpm == (45, 150)
+
+
+def test_a_newer_protocol_format_is_refused():
+    with pytest.raises(ConfigError, match="version is 2, but this rppgbench reads protocol formats up to 1"):
+        parse_protocol({**BASE, "version": 2}, Path("new.toml"))
+
+
+def test_fingerprint_covers_the_dataset_and_its_options():
+    from rppgbench.protocol import fingerprint
+
+    mahnob = {
+        **BASE,
+        "dataset": {"name": "mahnob", "options": {"frame_range": [306, 2135], "ecg_channel": "EXG2"}},
+    }
+    moved = {
+        **mahnob,
+        "dataset": {"name": "mahnob", "options": {"frame_range": [0, 1830], "ecg_channel": "EXG2"}},
+    }
+    assert fingerprint(parse_protocol(mahnob).to_dict()) != fingerprint(parse_protocol(moved).to_dict())
+    # defaults written out or left to the format: the same protocol, the same fingerprint
+    explicit = {
+        **mahnob,
+        "reference": {"source": "waveform"},
+        "hr": {"method": "welch", "band_bpm": [40, 180]},
+    }
+    assert parse_protocol(explicit).fingerprint() == parse_protocol(mahnob).fingerprint()
+
+
+def test_shipped_protocol_resolves_to_what_the_leaderboard_runs_recorded():
+    """The files lost their repeated [reference]/[hr] blocks, not a single setting: the published
+    synth-5fold runs (recorded before) still resume and share tables with new runs."""
+    from rppgbench.leaderboard.results import packaged_results
+    from rppgbench.planning import comparable
+    from rppgbench.protocol import fingerprint, load_protocol
+
+    now = load_protocol("synth-5fold").to_dict()
+    runs = sorted(packaged_results("synth-5fold").glob("*/run.json"))
+    assert runs
+    for path in runs:
+        recorded = json.loads(path.read_text())["config"]
+        assert "version" not in recorded["protocol"]  # written by the format before `version`
+        assert comparable(recorded)["protocol"] == comparable({**recorded, "protocol": now})["protocol"]
+        assert fingerprint(recorded["protocol"]) == fingerprint(now)

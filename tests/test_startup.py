@@ -53,3 +53,10 @@ def test_declared_one_line_help_matches_each_lazy_command():
 def test_a_lazy_command_loads_when_invoked():
     result = CliRunner().invoke(build_cli(), ["compare", "--help"])
     assert result.exit_code == 0 and "--with-published" in result.output
+
+
+def test_runner_and_cli_import_no_torch():
+    """The core plans, prepares and runs without torch; only a training method or torchrun imports it."""
+    code = "import sys, rppgbench.runner, rppgbench.cli; print([m for m in sys.modules if m.split('.')[0] == 'torch'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

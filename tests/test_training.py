@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from rppgbench.errors import ConfigError, DataError, SignalError
+from rppgbench.testing.clips import make_pulse_clip, make_pulse_clips
 from rppgbench.training import (
     Batch,
     ClipWindowDataset,
@@ -26,7 +27,6 @@ from rppgbench.training import (
     split_by_subject,
     window_starts,
 )
-from rppgbench.training.toy import make_pulse_clip, make_pulse_clips
 
 CPU = setup_device("cpu")
 

@@ -95,7 +95,7 @@ def _slug(label: str) -> str:
 def run_variant(options: AblationOptions, variant: Variant) -> dict[str, Any]:
     """Run one variant (searching first if it needs a genotype) and return its fold metrics."""
     from rppgbench.runner import RunOptions, run
-    from rppgbench.store import read_json
+    from rppgbench.store import RunStore
 
     folder = options.out / options.study / _slug(variant.label)
     params = {**options.train_params, **variant.params}
@@ -120,7 +120,7 @@ def run_variant(options: AblationOptions, variant: Variant) -> dict[str, Any]:
         out=folder / "run", seed=options.seed, workers=options.workers, cache_root=options.cache_root,
         device=options.device, folds=[options.fold], split_file=options.split_file, progress=options.progress,
     ))  # fmt: skip
-    metrics = read_json(run_dir / "folds" / options.fold / "metrics.json")
+    metrics = RunStore(run_dir).fold(options.fold).read_metrics()
     return metrics.get("metrics", metrics)
 
 

@@ -20,6 +20,7 @@ import torch
 from rppgbench.data import Clip
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param, resolve
+from rppgbench.store import write_json
 from rppgbench.training.device import seed_everything, setup_device
 from rppgbench.training.inputs import INPUT_SCALINGS
 from rppgbench.training.losses import HybridLoss
@@ -178,13 +179,7 @@ class _EpochHook:
 
     def on_epoch_end(self, loop: TrainingLoop, epoch: int, metrics: dict[str, float]) -> None:
         self.history.record()["train_loss"] = metrics.get("train_loss")
-        _write_json(self.out / "history.json", self.history.epochs)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    tmp.replace(path)
+        write_json(self.out / "history.json", self.history.epochs)
 
 
 def run_search(
@@ -247,7 +242,7 @@ def run_search(
         extra_state={"arch_optimizer": arch_optimizer, "history": history},
         fingerprint={"search": {k: v for k, v in config.items() if k not in _RUNTIME_KEYS}},
     )  # fmt: skip
-    _write_json(out / "search_config.json", {**config, "ops": list(config["ops"])})
+    write_json(out / "search_config.json", {**config, "ops": list(config["ops"])})
     loop.run(train_loader)
     meta = {
         "settings": {**config, "ops": list(config["ops"])},

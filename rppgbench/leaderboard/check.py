@@ -23,10 +23,14 @@ from typing import Any
 from rppgbench.errors import ConfigError
 from rppgbench.leaderboard.results import RunResult
 from rppgbench.leaderboard.tables import HIGHER_IS_BETTER
+from rppgbench.protocol import FINGERPRINT_SECTIONS, fingerprint
 from rppgbench.provenance import now_iso
 from rppgbench.store import write_json
 
-FORMAT = "rppgbench-baseline/1"
+FORMAT = "rppgbench-baseline/2"
+LEGACY_FORMAT = "rppgbench-baseline/1"
+"""Baselines whose fingerprint leaves out [dataset]; still checked, with a note to regenerate them."""
+LEGACY_SECTIONS = ("split", "test", "reference", "hr")
 BASELINE_METRICS = ("sd", "mae", "rmse", "mape", "r")
 
 
@@ -196,9 +200,12 @@ def check_run(
             f"baseline is {baseline.get('method')!r} on {baseline.get('protocol')!r} but the run "
             f"{run.path} is {run.method!r} on {run.protocol!r}: choose the matching baseline"
         )
-    if baseline.get("protocol_fingerprint") not in (None, run.fingerprint):
+    legacy = baseline.get("format") == LEGACY_FORMAT
+    sections = LEGACY_SECTIONS if legacy else FINGERPRINT_SECTIONS
+    now = fingerprint(run.protocol_definition, sections)
+    if baseline.get("protocol_fingerprint") not in (None, now):
         raise ConfigError(
-            f"protocol {run.protocol!r} changed (split/test/reference/hr) since the baseline was made; "
+            f"protocol {run.protocol!r} changed ({'/'.join(sections)}) since the baseline was made; "
             "regenerate it with `rppgbench baseline`"
         )
     if baseline.get("n_videos") is not None and int(baseline["n_videos"]) != run.n_videos:
@@ -207,6 +214,11 @@ def check_run(
             "they did not evaluate the same videos; regenerate the baseline"
         )
     result = CheckResult()
+    if legacy:
+        result.notes.append(
+            f"the baseline ({LEGACY_FORMAT}) does not fingerprint [dataset]; regenerate it so that a changed "
+            "dataset option is noticed"
+        )
     if baseline.get("params") is not None and baseline["params"] != run.params:
         result.notes.append(
             f"method parameters differ from the baseline's: {baseline['params']} -> {run.params}"

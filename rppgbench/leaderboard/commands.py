@@ -93,8 +93,9 @@ def shared_table_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--with-published/--no-published", default=False, show_default=True,
                      help="Add published reference rows (marked †)."),
         click.option("--by", type=click.Choice(BREAKDOWN_COLUMNS), help="Add a per-group breakdown table."),
-        click.option("--metrics", default=",".join(DEFAULT_METRICS), show_default=True,
-                     help="Columns, e.g. sd,mae,rmse,r,mape,snr,macc."),
+        click.option("--metrics", default=None,
+                     help=f"Columns, e.g. sd,mae,rmse,r,mape,snr,macc (default: {','.join(DEFAULT_METRICS)} and "
+                          "every metric a plugin registers)."),
         click.option("--stats/--no-stats", "with_stats", default=False, show_default=True,
                      help="Paired statistics (bootstrap CI, Wilcoxon/Friedman; the CD diagram in a report)."),
         click.option("--resamples", default=10_000, show_default=True, help="Bootstrap resamples for --stats."),

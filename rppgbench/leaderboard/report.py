@@ -18,10 +18,10 @@ from rppgbench.leaderboard.published import PublishedRow, load_published
 from rppgbench.leaderboard.results import RunResult, group_by_protocol
 from rppgbench.leaderboard.stats import Interval, StatsReport, bootstrap_ci, paired_statistics
 from rppgbench.leaderboard.tables import (
-    DEFAULT_METRICS,
     ComparisonTable,
     build_breakdown,
     build_table,
+    default_metrics,
     render,
     to_html,
 )
@@ -79,7 +79,7 @@ def write_report(
     runs: Sequence[RunResult],
     out: str | Path,
     with_published: bool = True,
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
     by: str | None = None,
     title: str = "rppgbench results",
     stats: bool = True,
@@ -89,6 +89,7 @@ def write_report(
 ) -> Path:
     """Write `out/index.html` plus `out/tables/*` and `out/figures/*`; returns the index path."""
     out = Path(out)
+    metrics = default_metrics() if metrics is None else metrics
     groups = group_by_protocol(runs)
     sections, all_tables = [], []
     for protocol, members in groups.items():

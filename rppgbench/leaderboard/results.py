@@ -1,14 +1,11 @@
 """Reads run directories of the result store into `RunResult` objects, and finds them on disk.
 
-A run directory holds run.json, metrics.json and predictions.csv (docs/architecture.md, "Result
-store"). An argument may name one run directory, a folder of runs (searched recursively), or a
+A run directory is read through `rppgbench.store` (layout: docs/architecture.md, "Result store"). An argument may name one run directory, a folder of runs (searched recursively), or a
 leaderboard folder under `leaderboards/` by name.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rppgbench.errors import ConfigError, DamagedRunError, DataError
-from rppgbench.run_verify import verify_predictions, verify_run
-from rppgbench.store import PREDICTION_COLUMNS, read_predictions
+from rppgbench.errors import ConfigError, DataError
+from rppgbench.protocol import FINGERPRINT_SECTIONS, fingerprint
+from rppgbench.store import PREDICTION_COLUMNS, RunStore, find_runs
+from rppgbench.store.verify import verified_predictions, verify_run
 
-#: Protocol sections that decide what is measured; runs differing here are not comparable.
-COMPARABLE_SECTIONS = ("split", "test", "reference", "hr")
+COMPARABLE_SECTIONS = FINGERPRINT_SECTIONS
+"""Protocol sections that decide what is measured; runs differing here are not comparable."""
 
 
 @dataclass
@@ -66,25 +64,25 @@ class RunResult:
 
     @property
     def overall(self) -> dict[str, float]:
-        """Metrics over every scored video, as metrics.json stores them (None turned into NaN)."""
+        """Metrics over every scored video as the run stored them (None turned into NaN), with signal
+        quality and the metrics plugins registered."""
         stored = self.metrics.get("overall")
         values = (
             compute_metrics(self.ok)
             if not stored
             else {k: (math.nan if v is None else v) for k, v in stored.items()}
         )
-        return values | signal_quality(self.ok)
+        return values | extra_metrics(self.ok)
 
     @property
     def provenance(self) -> dict[str, Any]:
-        """The provenance block of run.json (versions, git commit, host, command line)."""
+        """The provenance block of the run's manifest (versions, git commit, host, command line)."""
         return self.run.get("provenance", {})
 
     @property
     def fingerprint(self) -> str:
-        """Hash of the protocol sections that decide what is measured (split, test, reference, hr)."""
-        part = {k: self.protocol_definition.get(k) for k in COMPARABLE_SECTIONS}
-        return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        """Hash of the protocol sections that decide what is measured (dataset, split, test, reference, hr)."""
+        return fingerprint(self.protocol_definition)
 
 
 def compute_metrics(rows: pd.DataFrame) -> dict[str, float]:
@@ -112,20 +110,24 @@ def signal_quality(rows: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-TRAINING_FILE = "training.json"
+def registered_values(rows: pd.DataFrame) -> dict[str, float]:
+    """The metrics plugins registered (`register_metrics`), over scored prediction rows (NaN without any)."""
+    from rppgbench.metrics import plugin_metrics, registered_metrics
+
+    names = registered_metrics()
+    if not names or len(rows) == 0:
+        return dict.fromkeys(names, math.nan)
+    return plugin_metrics(rows["hr_pred"].to_numpy(float), rows["hr_ref"].to_numpy(float))
+
+
+def extra_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """What a table shows beside hr_metrics: signal quality and the plugins' metrics."""
+    return signal_quality(rows) | registered_values(rows)
 
 
 def training_histories(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Per-epoch training history of each fold of a neural run (fold name -> epochs), if it has any."""
-    found = {}
-    for fold in sorted((Path(run_dir) / "folds").glob("*")):
-        for candidate in (fold / TRAINING_FILE, fold / "work" / TRAINING_FILE):
-            if candidate.is_file():
-                try:
-                    found[fold.name] = list(json.loads(candidate.read_text()).get("history", []))
-                except (json.JSONDecodeError, AttributeError):
-                    continue
-                break
+    found = {fold.name: fold.training_history() for fold in RunStore(Path(run_dir)).fold_stores()}
     return {fold: history for fold, history in found.items() if history}
 
 
@@ -137,26 +139,19 @@ def _name(run: dict[str, Any], key: str, path: Path) -> str:
     if not value:
         value = (run.get("config", {}).get(key) or {}).get("name")
     if not isinstance(value, str) or not value:
-        raise DataError(f"{path}: run.json names no {key}")
+        raise DataError(f"{RunStore(path).manifest_path}: names no {key}")
     return value
 
 
 def load_run(path: str | Path) -> RunResult:
-    """Read one run directory after verifying it (`rppgbench.run_verify`); DamagedRunError names the fault."""
-    folder = Path(path)
-    run, metrics = verify_run(folder)
-    predictions_file = folder / "predictions.csv"
-    try:
-        predictions = read_predictions(predictions_file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
-        raise DamagedRunError(f"{predictions_file}: damaged run file: cannot be read ({exc})") from exc
-    verify_predictions(predictions_file, predictions, metrics)
+    """Read one run directory after verifying it (`rppgbench.store.verify`); DamagedRunError names the fault."""
+    store = RunStore(Path(path))
+    folder = store.path
+    run, metrics = verify_run(store)
+    predictions = verified_predictions(store, metrics)
     for column in PREDICTION_COLUMNS:
         if column not in predictions.columns:
             predictions[column] = np.nan if column in ("hr_pred", "hr_ref", "abs_error") else ""
-    if predictions["video_id"].duplicated().any():
-        dup = predictions.loc[predictions["video_id"].duplicated(), "video_id"].iloc[0]
-        raise DamagedRunError(f"{predictions_file}: video {dup!r} appears more than once")
     config = run.get("config", {})
     method_block = config.get("method") or (run["method"] if isinstance(run.get("method"), dict) else {})
     protocol_block = config.get("protocol") or (
@@ -210,16 +205,12 @@ def find_run_dirs(argument: str | Path) -> list[Path]:
         if packaged_results(candidate.name).is_dir():
             hint = f" (packaged results of that name: {LEADERBOARD_PREFIX}{candidate.name})"
         raise DataError(f"{argument}: no such run directory{hint}")
-    if (candidate / "run.json").is_file():
-        return [candidate]
+    manifest = RunStore(candidate).manifest_path.name
     if not candidate.is_dir():
-        raise DataError(f"{argument}: not a run directory (no run.json)")
-    found = sorted(p.parent for p in candidate.rglob("run.json") if not p.parent.name.startswith("."))
-    found = [
-        p for p in found if not any(q != p and q in p.parents for q in found)
-    ]  # nested folds/...: outer run
+        raise DataError(f"{argument}: not a run directory (no {manifest})")
+    found = find_runs(candidate)
     if not found:
-        raise DataError(f"{argument}: holds no run directory (no run.json below it)")
+        raise DataError(f"{argument}: holds no run directory (no {manifest} below it)")
     return found
 
 
@@ -233,7 +224,7 @@ def load_runs(arguments: Iterable[str | Path]) -> list[RunResult]:
                 continue
             seen.add(folder.resolve())
             run = load_run(folder)
-            run.extra["explicit"] = (Path(argument) / "run.json").is_file()
+            run.extra["explicit"] = RunStore(Path(argument)).exists()
             runs.append(run)
     assign_labels(runs)
     return runs
@@ -266,7 +257,7 @@ def group_by_protocol(runs: Sequence[RunResult]) -> dict[str, list[RunResult]]:
             listing = "; ".join(f"{run.path} ({run.fingerprint})" for run in members)
             raise ConfigError(
                 f"runs of protocol {name!r} were made with different protocol definitions "
-                f"(split/test/reference/hr differ), so they cannot share a table: {listing}"
+                f"({'/'.join(COMPARABLE_SECTIONS)} differ), so they cannot share a table: {listing}"
             )
     return groups
 

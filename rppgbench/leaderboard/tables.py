@@ -20,8 +20,8 @@ from tabulate import tabulate
 
 from rppgbench.errors import ConfigError
 from rppgbench.leaderboard.published import PublishedRow
-from rppgbench.leaderboard.results import RunResult, compute_metrics, signal_quality
-from rppgbench.metrics import METRIC_NAMES
+from rppgbench.leaderboard.results import RunResult, compute_metrics, extra_metrics
+from rppgbench.metrics import METRIC_NAMES, registered_metrics
 
 METRIC_LABELS = {"sd": "SD (bpm)", "mae": "MAE (bpm)", "rmse": "RMSE (bpm)", "mape": "MAPE (%)", "r": "r",
                  "snr": "SNR (dB)", "macc": "MACC"}  # fmt: skip
@@ -45,10 +45,37 @@ KNOWN_FAMILIES = {
 }  # fmt: skip
 
 
+def default_metrics() -> list[str]:
+    """The columns shown unless --metrics says otherwise: sd, mae, rmse, r and every plugin metric."""
+    return [*DEFAULT_METRICS, *registered_metrics()]
+
+
+def higher_is_better(metric: str) -> bool:
+    """True for metrics whose highest value is best (r, SNR, MACC, plugin metrics that say so)."""
+    info = registered_metrics().get(metric)
+    return metric in HIGHER_IS_BETTER or (info is not None and info.better == "higher")
+
+
+def metric_label(metric: str) -> str:
+    """Column heading of a metric: the built-in label, or a plugin metric's label and unit."""
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric]
+    info = registered_metrics().get(metric)
+    if info is None:
+        return metric
+    return f"{info.label} ({info.unit})" if info.unit else info.label
+
+
+def _short_label(metric: str) -> str:
+    """`SNR` for "SNR (dB)"; a plugin metric's label without its unit."""
+    info = registered_metrics().get(metric)
+    return info.label if metric not in METRIC_LABELS and info else metric_label(metric).split(" ")[0]
+
+
 def parse_metrics(text: str | Sequence[str] | None) -> list[str]:
-    """`"sd,mae,rmse,r"` -> list of metric keys; ConfigError for an empty list."""
+    """`"sd,mae,rmse,r"` -> list of metric keys (None: `default_metrics()`); ConfigError for an empty list."""
     if text is None:
-        return list(DEFAULT_METRICS)
+        return default_metrics()
     items = text.split(",") if isinstance(text, str) else list(text)
     metrics = [m.strip().lower() for m in items if m.strip()]
     if not metrics:
@@ -117,7 +144,7 @@ class ComparisonTable:
                     for i in members
                     if _finite(self.rows[i].values.get(metric))
                 }
-                distinct = sorted(set(shown.values()), reverse=metric in HIGHER_IS_BETTER)
+                distinct = sorted(set(shown.values()), reverse=higher_is_better(metric))
                 if len(shown) < 2:
                     continue  # a single value is neither best nor second of anything
                 for i, value in shown.items():
@@ -155,13 +182,14 @@ def _published_row(row: PublishedRow, metrics: Sequence[str]) -> TableRow:
 def build_table(
     protocol: str,
     runs: Sequence[RunResult],
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
     published: Sequence[PublishedRow] = (),
 ) -> ComparisonTable:
     """The overall table of one protocol: published rows (paper order) first, then our runs."""
     wrong = [run.path for run in runs if run.protocol != protocol]
     if wrong:
         raise ConfigError(f"runs of another protocol cannot go in the {protocol!r} table: {wrong}")
+    metrics = default_metrics() if metrics is None else metrics
     rows = [_published_row(p, metrics) for p in published if p.protocol == protocol]
     rows += [_run_row(run, metrics) for run in runs]
     _require_metrics(rows, metrics, protocol)
@@ -169,22 +197,22 @@ def build_table(
 
 
 def _require_metrics(rows: Sequence[TableRow], metrics: Sequence[str], protocol: str) -> None:
-    unknown = [
-        m for m in metrics if m not in METRIC_LABELS and not any(_finite(r.values.get(m)) for r in rows)
-    ]
+    known = [*METRIC_LABELS, *registered_metrics()]
+    unknown = [m for m in metrics if m not in known and not any(_finite(r.values.get(m)) for r in rows)]
     if unknown and rows:
         raise ConfigError(
             f"metric(s) {', '.join(unknown)} unknown and not stored by any run of {protocol!r}; "
-            f"known: {', '.join(METRIC_LABELS)}"
+            f"known: {', '.join(known)}"
         )
 
 
 def build_breakdown(
-    protocol: str, runs: Sequence[RunResult], by: str, metrics: Sequence[str] = DEFAULT_METRICS
+    protocol: str, runs: Sequence[RunResult], by: str, metrics: Sequence[str] | None = None
 ) -> ComparisonTable:
     """Per-group table (scenario, source or subject): metrics recomputed on each group's scored videos."""
     if by not in BREAKDOWN_COLUMNS:
         raise ConfigError(f"--by must be one of {', '.join(BREAKDOWN_COLUMNS)}, not {by!r}")
+    metrics = default_metrics() if metrics is None else metrics
     rows: list[TableRow] = []
     for run in runs:
         frame = run.predictions.assign(
@@ -193,7 +221,7 @@ def build_breakdown(
         ok_index = set(run.ok.index)
         for group, members in frame.groupby("_group", sort=True):
             scored = members[members.index.isin(ok_index)]
-            computed = compute_metrics(scored) | signal_quality(scored)
+            computed = compute_metrics(scored) | extra_metrics(scored)
             values = {m: float(computed[m]) if _finite(computed.get(m)) else math.nan for m in metrics}
             rows.append(
                 TableRow(
@@ -231,7 +259,7 @@ def _alignment(table: ComparisonTable) -> list[str]:
 
 
 def _metric_label(metric: str, style: str) -> str:
-    label = METRIC_LABELS.get(metric, metric)
+    label = metric_label(metric)
     return label.replace("%", r"\%") if style == "latex" else label
 
 
@@ -252,9 +280,7 @@ def _footnotes(table: ComparisonTable) -> list[str]:
         notes.append(
             f"{DAGGER} published result, not reproduced here: " + "; ".join(table.published_sources()) + "."
         )
-    highest = ", ".join(
-        ["r", *(METRIC_LABELS[m].split(" ")[0] for m in ("snr", "macc") if m in table.metrics)]
-    )
+    highest = ", ".join(["r", *(_short_label(m) for m in table.metrics if m != "r" and higher_is_better(m))])
     notes.append(f"Best in bold, second best underlined (lowest error, highest {highest}).")
     if _has_runs(table):
         notes.append("Failed: videos that could not be scored / test videos of the run.")

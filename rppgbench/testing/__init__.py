@@ -1,8 +1,11 @@
-"""Public test helpers: tiny datasets in the exact on-disk layouts of the real benchmark datasets.
+"""Public test helpers for plugin authors: the method conformance kit, tiny in-memory pulse clips, and
+tiny datasets in the exact on-disk layouts of the real benchmark datasets.
 
-Plugin authors can use them to test their own loaders and methods without the licensed data.
+`check_method(MyMethod, params)` checks a method against the contract (`rppgbench.testing.methods`);
+the dataset fixtures test a loader without the licensed data.
 """
 
+from rppgbench.testing.clips import make_pulse_clip, make_pulse_clips
 from rppgbench.testing.dataset_fixtures import (
     FIXTURE_MAKERS,
     DatasetFixture,
@@ -24,9 +27,11 @@ from rppgbench.testing.dataset_fixtures import (
     variable_frame_times,
     write_timed_video,
 )
+from rppgbench.testing.methods import METHOD_CHECKS, check_method
 
 __all__ = [
     "FIXTURE_MAKERS",
+    "METHOD_CHECKS",
     "DatasetFixture",
     "FixtureVideo",
     "break_empty_subject",
@@ -35,9 +40,12 @@ __all__ = [
     "break_short_reference",
     "break_video",
     "break_wrong_rate",
+    "check_method",
     "make_cohface_tree",
     "make_mahnob_tree",
     "make_mmse_tree",
+    "make_pulse_clip",
+    "make_pulse_clips",
     "make_pure_tree",
     "make_tree",
     "make_ubfc_tree",

@@ -170,9 +170,11 @@ class NeuralMethod(Method):
             "select_metric": self.config["select_metric"] if val_loader is not None else "last_epoch",
             "history": self.fit_result.history,
         }
-        if distributed.is_main_process():
+        if distributed.is_main_process():  # the runner keeps it beside the fold's results
+            from rppgbench.store.layout import TRAINING_FILE
+
             _atomic_write_text(
-                Path(context.work_dir) / "training.json", json.dumps(summary, indent=2, default=float)
+                Path(context.work_dir) / TRAINING_FILE, json.dumps(summary, indent=2, default=float)
             )
 
     @staticmethod

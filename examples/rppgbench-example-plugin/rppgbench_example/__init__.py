@@ -1,4 +1,4 @@
-"""An example rppgbench plugin: a method, a tiny generated dataset and a protocol that uses both."""
+"""An example rppgbench plugin: a method, a tiny generated dataset, a protocol that uses both, and a metric."""
 
 from importlib.resources import files
 from pathlib import Path
@@ -66,6 +66,11 @@ class PulseSquares(DatasetLoader):
         return Reference("ppg", self._pulse(record, times), times)
 
 
+def within_5bpm(predicted: np.ndarray, reference: np.ndarray) -> float:
+    """Share of the scored videos whose HR is within 5 bpm of the reference, in percent."""
+    return float(np.mean(np.abs(predicted - reference) <= 5.0) * 100.0)
+
+
 @hookimpl
 def register_methods(register):
     register(GreenRedRatio)
@@ -79,3 +84,8 @@ def register_datasets(register):
 @hookimpl
 def register_protocol_dirs(register):
     register(files("rppgbench_example.protocols"))
+
+
+@hookimpl
+def register_metrics(register):
+    register("within5", within_5bpm, label="Within 5 bpm", unit="%", better="higher")

@@ -2,8 +2,8 @@
 
 `compare`, `report`, `check` and `baseline` read runs through `verify_run`, so a run that was killed,
 is still running, or whose files were cut or edited is refused (DamagedRunError, exit 2) instead of
-being shown as if complete. The checksums of predictions.csv and metrics.json are written into
-run.json when a run finishes (`file_checksums`).
+being shown as if complete. The checksums are those `RunStore.checksums` recorded in run.json when
+the run finished.
 """
 
 from __future__ import annotations
@@ -12,22 +12,18 @@ import json
 import logging
 import socket
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from rppgbench.errors import DamagedRunError
 from rppgbench.integrity import pid_alive, sha256_file
+from rppgbench.store.layout import METRICS_FILE, FoldStore, RunStore
 
-CHECKED_FILES = ("metrics.json", "predictions.csv")
+if TYPE_CHECKING:
+    import pandas as pd
+
 REQUIRED_COLUMNS = ("video_id", "status", "hr_pred", "hr_ref")
 FINISHED = ("complete", "incomplete")
 log = logging.getLogger("rppgbench.run")
-
-
-def file_checksums(folder: Path) -> dict[str, str]:
-    """sha256 of the run-level files that exist in `folder` (stored in run.json when a run finishes)."""
-    return {name: sha256_file(folder / name) for name in CHECKED_FILES if (folder / name).is_file()}
 
 
 def effective_status(run: dict[str, Any]) -> str:
@@ -48,51 +44,69 @@ def _read_json(path: Path) -> Any:
         raise DamagedRunError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
 
-def verify_run(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def verify_run(folder: Path | RunStore) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check a run folder; returns (run.json, metrics.json). DamagedRunError names the file and the fault."""
-    folder = Path(folder)
-    missing = [n for n in ("run.json", *CHECKED_FILES) if not (folder / n).is_file()]
-    run = _read_json(folder / "run.json") if "run.json" not in missing else None
+    store = folder if isinstance(folder, RunStore) else RunStore(Path(folder))
+    needed = (store.manifest_path, store.metrics_path, store.predictions_path)
+    missing = [p.name for p in needed if not p.is_file()]
+    run = _read_json(store.manifest_path) if store.manifest_path.is_file() else None
     if run is not None and not isinstance(run, dict):
-        raise DamagedRunError(f"{folder / 'run.json'}: damaged run file: not a JSON object")
+        raise DamagedRunError(f"{store.manifest_path}: damaged run file: not a JSON object")
     status = effective_status(run) if run and "status" in run else None
     if status is not None and status not in FINISHED:
         how = {"running": "is still running (or was stopped without notice)",
                "interrupted": "was interrupted before it finished"}.get(status, f"has status {status!r}")  # fmt: skip
-        raise DamagedRunError(f"{folder}: the run {how}; run the same command again to finish it")
+        raise DamagedRunError(f"{store.path}: the run {how}; run the same command again to finish it")
     if missing:
-        raise DamagedRunError(f"{folder}: not a finished run folder (missing {', '.join(missing)})")
+        raise DamagedRunError(f"{store.path}: not a finished run folder (missing {', '.join(missing)})")
     assert run is not None
     for name, digest in (run.get("checksums") or {}).items():
-        path = folder / name
+        path = store.path / name
         if path.is_file() and sha256_file(path) != digest:
             raise DamagedRunError(
-                f"{path}: damaged run file: its sha256 does not match the one recorded in run.json "
-                "(cut short or edited after the run)"
+                f"{path}: damaged run file: its sha256 does not match the one recorded in "
+                f"{store.manifest_path.name} (cut short or edited after the run)"
             )
-    metrics = _read_json(folder / "metrics.json")
+    metrics = _read_json(store.metrics_path)
     if not isinstance(metrics, dict):
-        raise DamagedRunError(f"{folder / 'metrics.json'}: damaged run file: not a JSON object")
+        raise DamagedRunError(f"{store.metrics_path}: damaged run file: not a JSON object")
     return run, metrics
 
 
-def fold_intact(folder: Path) -> bool:
-    """True when a fold folder's metrics.json parses and predictions.csv has as many rows as it counts.
+def fold_intact(fold: FoldStore) -> bool:
+    """True when a fold's metrics.json parses and its predictions.csv has as many rows as it counts.
 
-    A fold that fails this is redone on resume (a warning names the file), never aggregated as it is.
+    A fold that fails this is redone on resume (a warning names the folder), never aggregated as it is.
     """
-    metrics_file, predictions_file = folder / "metrics.json", folder / "predictions.csv"
-    if not metrics_file.is_file():
+    import pandas as pd
+
+    if not fold.finished():
         return False
     try:
-        metrics = json.loads(metrics_file.read_text())
-        rows = len(pd.read_csv(predictions_file, dtype=str, keep_default_na=False))
+        metrics = json.loads(fold.metrics_path.read_text())
+        rows = len(pd.read_csv(fold.predictions_path, dtype=str, keep_default_na=False))
         ok = isinstance(metrics, dict) and rows == metrics.get("n_videos")
     except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         ok = False
     if not ok:
-        log.warning("%s: fold files are damaged or incomplete; the fold is run again", folder)
+        log.warning("%s: fold files are damaged or incomplete; the fold is run again", fold.path)
     return ok
+
+
+def verified_predictions(store: RunStore, metrics: dict[str, Any]) -> pd.DataFrame:
+    """The run's predictions.csv, checked against metrics.json (DamagedRunError otherwise)."""
+    import pandas as pd
+
+    path = store.predictions_path
+    try:
+        predictions = store.read_predictions()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
+        raise DamagedRunError(f"{path}: damaged run file: cannot be read ({exc})") from exc
+    verify_predictions(path, predictions, metrics)
+    if predictions["video_id"].duplicated().any():
+        dup = predictions.loc[predictions["video_id"].duplicated(), "video_id"].iloc[0]
+        raise DamagedRunError(f"{path}: video {dup!r} appears more than once")
+    return predictions
 
 
 def verify_predictions(path: Path, predictions: pd.DataFrame, metrics: dict[str, Any]) -> None:
@@ -103,7 +117,7 @@ def verify_predictions(path: Path, predictions: pd.DataFrame, metrics: dict[str,
     expected = metrics.get("n_videos")
     if isinstance(expected, int) and expected != len(predictions):
         raise DamagedRunError(
-            f"{path}: damaged run file: {len(predictions)} rows but metrics.json counts {expected} videos"
+            f"{path}: damaged run file: {len(predictions)} rows but {METRICS_FILE} counts {expected} videos"
         )
     status = predictions["status"]
     unknown = sorted(set(status) - {"ok", "failed"})
@@ -112,5 +126,5 @@ def verify_predictions(path: Path, predictions: pd.DataFrame, metrics: dict[str,
     n_ok = int((status == "ok").sum())
     if isinstance(metrics.get("n_ok"), int) and metrics["n_ok"] != n_ok:
         raise DamagedRunError(
-            f"{path}: damaged run file: {n_ok} ok rows but metrics.json counts {metrics['n_ok']}"
+            f"{path}: damaged run file: {n_ok} ok rows but {METRICS_FILE} counts {metrics['n_ok']}"
         )

@@ -1,7 +1,7 @@
-"""The result store: atomic writes of a run directory's files, and reading them back for resume.
+"""Atomic file writes and the JSON and predictions-CSV formats of the result store.
 
 Every file is written to a temporary sibling and renamed into place, so an interrupted run never
-leaves a half-written file that looks finished. Layout: docs/architecture.md, "Result store".
+leaves a half-written file that looks finished.
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from rppgbench.errors import StorageError
 from rppgbench.integrity import temporary_prefix
 from rppgbench.permissions import apply_umask
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 PREDICTION_COLUMNS = [
     "video_id", "dataset", "subject", "session", "scenario", "source", "fold", "status", "error",
     "hr_pred", "hr_ref", "abs_error", "snr_db", "macc", "n_windows",
 ]  # fmt: skip
+TEXT_COLUMNS = ["video_id", "dataset", "subject", "session", "scenario", "source", "fold", "status", "error"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -53,14 +56,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Numpy scalars/arrays and paths to plain JSON; NaN and infinity to null."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -70,9 +73,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def normalised(value: Any) -> Any:
+    """`value` as it reads back from JSON (tuples become lists, NaN None), for comparing with a stored one."""
+    return json.loads(json.dumps(jsonable(value)))
+
+
 def write_json(path: Path, data: Any) -> None:
     """Atomically write `data` as indented JSON."""
-    atomic_write_bytes(path, (json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n").encode())
 
 
 def read_json(path: Path) -> Any:
@@ -82,24 +90,15 @@ def read_json(path: Path) -> Any:
 
 def write_predictions(path: Path, rows: list[dict[str, Any]]) -> None:
     """Atomically write per-video prediction rows as CSV with the documented columns."""
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
     atomic_write_bytes(path, frame.to_csv(index=False, float_format="%.4f").encode())
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """Read a predictions CSV (ids stay strings)."""
-    text_columns = [
-        "video_id",
-        "dataset",
-        "subject",
-        "session",
-        "scenario",
-        "source",
-        "fold",
-        "status",
-        "error",
-    ]
-    frame = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False, na_values={
-        c: ["", "nan", "NaN"] for c in PREDICTION_COLUMNS if c not in text_columns
-    })  # fmt: skip
-    return frame
+    import pandas as pd
+
+    numeric = {c: ["", "nan", "NaN"] for c in PREDICTION_COLUMNS if c not in TEXT_COLUMNS}
+    return pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str), keep_default_na=False, na_values=numeric)
