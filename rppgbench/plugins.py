@@ -39,6 +39,7 @@ class PluginRegistry:
     datasets: dict[str, type] = field(default_factory=dict)
     protocol_dirs: list[Any] = field(default_factory=list)
     recipe_dirs: list[Any] = field(default_factory=list)
+    weights_dirs: list[Any] = field(default_factory=list)
     metrics: dict[str, Callable[..., float]] = field(default_factory=dict)
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -126,6 +127,7 @@ def _collect(registry: PluginRegistry, name: str) -> None:
         "register_datasets": _make_register("dataset", registry.datasets, registry.origins, name),
         "register_protocol_dirs": registry.protocol_dirs.append,
         "register_recipe_dirs": registry.recipe_dirs.append,
+        "register_weights_dirs": registry.weights_dirs.append,
         "register_metrics": lambda metric, fn: registry.metrics.__setitem__(metric, fn),
     }
     for hook_name, register in registers.items():

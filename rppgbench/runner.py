@@ -46,6 +46,7 @@ from rppgbench.signals import (
 )
 from rppgbench.store import atomic_write_bytes, read_json, read_predictions, write_json, write_predictions
 from rppgbench.training import distributed
+from rppgbench.weights import ShippedWeights, get_weights
 
 RESULTS_ROOT = Path("results")
 
@@ -88,6 +89,7 @@ class RunPlan:
     recipe: Recipe | None = None
     excluded: list[Record] = field(default_factory=list)  # records the split file excludes
     not_selected: list[Record] = field(default_factory=list)  # test records of folds left out by --fold
+    weights: ShippedWeights | None = None  # a `pretrained` recipe: evaluate these, train nothing
 
     def fold_dir(self, fold: Fold) -> Path:
         """Folder of one fold's files."""
@@ -113,8 +115,10 @@ def plan_run(options: RunOptions) -> RunPlan:
     plugins = registry()
     method_class = plugins.method(options.method)
     recipe = get_recipe(options.method, options.recipe) if options.recipe else None
-    if recipe is not None:  # method defaults < recipe < --set
-        options = replace(options, params=layered_params(recipe, options.params))
+    weights = shipped_weights_of(recipe, options.method) if recipe is not None else None
+    if recipe is not None:  # method defaults < (shipped weights' settings) < recipe < --set
+        base = weights_params(weights, method_class) if weights is not None else {}
+        options = replace(options, params={**base, **layered_params(recipe, options.params)})
     method_config = method_class(**options.params).config  # validates parameters before any work
     loaders = {role: _loader(protocol, role, options) for role in protocol.datasets}
     records = {role: loader.records() for role, loader in loaders.items()}
@@ -129,9 +133,31 @@ def plan_run(options: RunOptions) -> RunPlan:
         folds = [f for f in folds if f.name in options.folds]
     out = options.out or RESULTS_ROOT / protocol.name / options.method
     plan = RunPlan(options, protocol, method_class, method_config, loaders, records, folds, Path(out),
-                   recipe=recipe, excluded=excluded, not_selected=not_selected)  # fmt: skip
+                   recipe=recipe, excluded=excluded, not_selected=not_selected, weights=weights)  # fmt: skip
     _check_resumable(plan)
     return plan
+
+
+def shipped_weights_of(recipe: Recipe, method: str) -> ShippedWeights | None:
+    """The shipped weights a recipe evaluates (None for a recipe that trains), checked to be `method`'s."""
+    if not recipe.weights:
+        return None
+    weights = get_weights(recipe.weights)
+    if weights.method != method:
+        raise ConfigError(
+            f"recipe {recipe.source}: weights {weights.name!r} belong to method {weights.method!r}, not {method!r}"
+        )
+    return weights
+
+
+def weights_params(weights: ShippedWeights, method_class: type[Method]) -> dict[str, Any]:
+    """The parameters the shipped weights were trained with (those `method_class` knows), read from the
+    verified file: a run records the settings the weights really use."""
+    from rppgbench.training.neural_method import read_weights_info
+
+    saved = read_weights_info(weights.verify())["config"]
+    known = {p.name for p in method_class.params}
+    return {key: value for key, value in saved.items() if key in known and key != "device"}
 
 
 def _loader(protocol: Protocol, role: str, options: RunOptions) -> DatasetLoader:
@@ -159,6 +185,8 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
     }  # fmt: skip
     if plan.recipe is not None:
         config["recipe"] = plan.recipe.record()
+    if plan.weights is not None:
+        config["weights"] = plan.weights.record()
     return config
 
 
@@ -383,7 +411,11 @@ def run_fold(plan: RunPlan, fold: Fold, prepared: Mapping[str, Any]) -> dict[str
     fold_dir = plan.fold_dir(fold)
     timings: dict[str, float] = {}
     method = plan.method_class(**plan.options.params)
-    if method.trains:
+    if plan.weights is not None:  # a `pretrained` recipe: the shipped weights, no training
+        begin = time.perf_counter()
+        method.load(plan.weights.verify())
+        timings["load_s"] = time.perf_counter() - begin
+    elif method.trains:
         ok_train = [r for r in fold.train if prepared.get(r.id) is not None and prepared[r.id].ok]
         if not ok_train:
             raise RppgbenchError(f"fold {fold.name}: no usable training video (all {len(fold.train)} failed)")
