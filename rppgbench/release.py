@@ -47,7 +47,7 @@ def _toml_value(value: Any) -> str:
             return "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return repr(round(value, 4))
+        return repr(float(f"{value:.6g}"))  # six significant digits: 5e-05 stays 5e-05
     if isinstance(value, str):
         if "\n" in value:
             return '"""\n' + value.replace("\\", "\\\\").replace('"""', '\\"""') + '"""'

@@ -118,6 +118,8 @@ def plan_run(options: RunOptions) -> RunPlan:
     weights = shipped_weights_of(recipe, options.method) if recipe is not None else None
     if recipe is not None:  # method defaults < (shipped weights' settings) < recipe < --set
         base = weights_params(weights, method_class) if weights is not None else {}
+        if weights is not None and options.device:  # no training to pass it to: the method loads onto it
+            base["device"] = options.device
         options = replace(options, params={**base, **layered_params(recipe, options.params)})
     method_config = method_class(**options.params).config  # validates parameters before any work
     loaders = {role: _loader(protocol, role, options) for role in protocol.datasets}

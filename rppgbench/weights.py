@@ -204,9 +204,14 @@ def describe_card(weights: ShippedWeights) -> str:
         lines.append(
             f"evaluation: {evaluation.get('name', '')} - {evaluation.get('description', '')}".rstrip()
         )
-        lines.append(f"  overall: {_metrics(evaluation.get('overall', {}))}")
-        for scenario, metrics in evaluation.get("scenarios", {}).items():
-            lines.append(f"  {scenario}: {_metrics(metrics)}")
+        reference = evaluation.get("reference", {})
+        label = reference.get("method", "")
+        groups = {"overall": evaluation.get("overall", {}), **evaluation.get("scenarios", {})}
+        known = {"overall": reference.get("overall", {}), **reference.get("scenarios", {})}
+        for group, metrics in groups.items():
+            other = known.get(group, {})
+            beside = f"  |  {label} on the same videos: mae {other['mae']:.2f}" if "mae" in other else ""
+            lines.append(f"  {group}: {_metrics(metrics)}{beside}")
     limits = card.get("limits", [])
     if limits:
         lines.append("known limits:")
@@ -222,10 +227,8 @@ def _text(value: Any) -> str:
 
 def _metrics(metrics: dict[str, Any]) -> str:
     parts = []
-    for key in ("n", "mae", "rmse", "r", "reference_mae"):
+    for key in ("n", "mae", "rmse", "r"):
         if key in metrics:
             value = metrics[key]
             parts.append(f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}")
-    if "reference_method" in metrics:
-        parts.append(f"(reference: {metrics['reference_method']})")
     return ", ".join(parts)

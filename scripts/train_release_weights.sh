@@ -36,7 +36,8 @@ VERSION=v1
 METHODS=(deepphys physnet)
 LIMITS=(
   "Never saw a real face: trained and selected on rendered synthetic faces only. Accuracy on real video is not measured in this card."
-  "Does not follow large head motion: see the motion rows of the evaluations (the neural methods at the cpu recipes fit the training motion clips without generalising; docs/neural-cpu.md)."
+  "Does not follow large head motion or talking: see the motion and talking rows of the evaluations (at the cpu recipes the neural methods fit the training clips of these scenarios without generalising; docs/neural-cpu.md)."
+  "The held-out set of synth-release is small (3 identities per scenario); the synth-5fold evaluation (20 per scenario, other identities, no talking, distance or compression clips) is the firmer measurement, and errors differ between the two."
   "Trained on crops of the synthetic face-oval box (forehead to chin) enlarged 1.6x; rppgbench predict crops a BlazeFace box (brows to chin) enlarged 1.6x, which frames a real face a little tighter."
   "Sized for a 2-core CPU (the cpu recipe): small input crops and short windows, trained at 30 fps; other frame rates are untested."
   "Synthetic heart rates span 45-150 bpm; outside that range the weights are untested."
