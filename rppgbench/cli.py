@@ -57,15 +57,29 @@ def cli() -> None:
 
 
 @cli.command("list")
-@click.argument("kind", type=click.Choice(["methods", "datasets", "protocols", "recipes", "plugins"]))
+@click.argument(
+    "kind", type=click.Choice(["methods", "datasets", "protocols", "recipes", "weights", "plugins"])
+)
 def list_command(kind: str) -> None:
-    """List installed methods, datasets, protocols, training recipes, or plugins (with load failures)."""
+    """List installed methods, datasets, protocols, training recipes, shipped weights, or plugins."""
     from tabulate import tabulate
 
     from rppgbench.plugins import registry
 
     plugins = registry()
-    if kind == "recipes":
+    if kind == "weights":
+        from rppgbench.weights import headline, list_weights
+
+        rows = [
+            (w.name, w.method, f"{w.size_bytes / 1e6:.2f}", w.licence, headline(w)) for w in list_weights()
+        ]
+        click.echo(
+            tabulate(rows, headers=["weights", "method", "MB", "licence", "training data and held-out error"])
+        )
+        click.echo(
+            "\nTrained only on synthetic faces (they never saw a real face); cards: rppgbench show weights NAME"
+        )
+    elif kind == "recipes":
         from rppgbench.recipes import list_recipes
 
         rows = [(r.method, r.name, r.version, r.hardware, r.description) for r in list_recipes()]

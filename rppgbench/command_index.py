@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "show": (
         "rppgbench.show:show_command",
-        "Explain a method (or `show protocol NAME`): description, parameters, recipes, plugin.",
+        "Explain a method (or `show protocol NAME`, `show weights NAME`): parameters, recipes, weights, plugin.",
     ),
 }
 

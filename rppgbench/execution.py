@@ -46,7 +46,11 @@ def run_fold(plan: RunPlan, prepared: PreparedFold, is_main: bool = True) -> dic
     store = plan.store.fold(prepared.name)
     timings: dict[str, float] = {}
     method = plan.method_class(**plan.options.params)
-    if method.trains:
+    if plan.weights is not None:  # a `pretrained` recipe: the shipped weights, no training
+        begin = time.perf_counter()
+        method.load(plan.weights.verify())
+        timings["load_s"] = time.perf_counter() - begin
+    elif method.trains:
         clips = prepared.training_clips()
         begin = time.perf_counter()
         context = FitContext(work_dir=store.work_dir, seed=plan.options.seed, device=plan.options.device,

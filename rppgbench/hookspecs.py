@@ -40,6 +40,11 @@ def register_recipe_dirs(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_weights_dirs(register: Callable[[Any], None]) -> None:
+    """Register folders holding shipped weights: model cards `NAME.toml`, each beside its weights file."""
+
+
+@hookspec
 def register_metrics(register: Callable[..., None]) -> None:
     """Register extra metrics: `register(name, fn, *, label=None, unit="", better="lower")`.
 

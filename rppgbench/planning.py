@@ -24,6 +24,7 @@ from rppgbench.protocol_schema import resolve_protocol
 from rppgbench.recipes import Recipe, get_recipe, layered_params
 from rppgbench.store import FoldStore, RunStore, normalised
 from rppgbench.store.verify import effective_status, fold_intact
+from rppgbench.weights import ShippedWeights, get_weights
 
 RESULTS_ROOT = Path("results")
 
@@ -92,6 +93,7 @@ class RunPlan(DataPlan):
     method_config: dict[str, Any]
     out: Path
     recipe: Recipe | None = None
+    weights: ShippedWeights | None = None  # a `pretrained` recipe: evaluate these, train nothing
 
     @property
     def store(self) -> RunStore:
@@ -147,17 +149,43 @@ def plan_run(options: RunOptions, *, is_main: bool = True) -> RunPlan:
     protocol = _load(options.protocol, options.split_file)
     method_class = registry().method(options.method)
     recipe = get_recipe(options.method, options.recipe) if options.recipe else None
-    if recipe is not None:  # method defaults < recipe < --set
-        options = replace(options, params=layered_params(recipe, options.params))
+    weights = shipped_weights_of(recipe, options.method) if recipe is not None else None
+    if recipe is not None:  # method defaults < (shipped weights' settings) < recipe < --set
+        base = weights_params(weights, method_class) if weights is not None else {}
+        if weights is not None and options.device:  # no training to pass it to: the method loads onto it
+            base["device"] = options.device
+        options = replace(options, params={**base, **layered_params(recipe, options.params)})
     method_config = method_class(**options.params).config  # validates parameters before any work
     data = plan_data(protocol, options.data_roots, folds=options.folds)
     out = options.out or RESULTS_ROOT / data.protocol.name / options.method
     plan = RunPlan(
         **vars(data), options=options, method_class=method_class, method_config=method_config, out=Path(out),
-        recipe=recipe,
+        recipe=recipe, weights=weights,
     )  # fmt: skip
     _check_resumable(plan, is_main)
     return plan
+
+
+def shipped_weights_of(recipe: Recipe, method: str) -> ShippedWeights | None:
+    """The shipped weights a recipe evaluates (None for a recipe that trains), checked to be `method`'s."""
+    if not recipe.weights:
+        return None
+    weights = get_weights(recipe.weights)
+    if weights.method != method:
+        raise ConfigError(
+            f"recipe {recipe.source}: weights {weights.name!r} belong to method {weights.method!r}, not {method!r}"
+        )
+    return weights
+
+
+def weights_params(weights: ShippedWeights, method_class: type[Method]) -> dict[str, Any]:
+    """The parameters the shipped weights were trained with (those `method_class` knows), read from the
+    verified file: a run records the settings the weights really use."""
+    from rppgbench.training.neural_method import read_weights_info
+
+    saved = read_weights_info(weights.verify())["config"]
+    known = {p.name for p in method_class.params}
+    return {key: value for key, value in saved.items() if key in known and key != "device"}
 
 
 def _load(protocol: str | Path, split_file: Path | None) -> Protocol:
@@ -191,6 +219,8 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
     }  # fmt: skip
     if plan.recipe is not None:
         config["recipe"] = plan.recipe.record()
+    if plan.weights is not None:
+        config["weights"] = plan.weights.record()
     return normalised(config)
 
 

@@ -39,6 +39,7 @@ class PluginRegistry:
     datasets: dict[str, type] = field(default_factory=dict)
     protocol_dirs: list[Any] = field(default_factory=list)
     recipe_dirs: list[Any] = field(default_factory=list)
+    weights_dirs: list[Any] = field(default_factory=list)
     metrics: dict[str, Callable[..., float]] = field(default_factory=dict)
     metric_info: dict[str, Any] = field(default_factory=dict)
     """metric name -> `rppgbench.metrics.MetricInfo` (label, unit, which direction is better)."""
@@ -154,6 +155,7 @@ def _collect(registry: PluginRegistry, name: str) -> None:
         "register_datasets": _make_register("dataset", registry.datasets, registry.origins, name),
         "register_protocol_dirs": registry.protocol_dirs.append,
         "register_recipe_dirs": registry.recipe_dirs.append,
+        "register_weights_dirs": registry.weights_dirs.append,
         "register_metrics": _make_metric_register(registry, name),
     }
     for hook_name, register in registers.items():

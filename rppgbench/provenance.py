@@ -57,6 +57,17 @@ def git_state(folder: Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty}
 
 
+def cpu_model() -> str | None:
+    """The processor's model name (Linux: /proc/cpuinfo), or None where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def collect() -> dict[str, Any]:
     """Everything needed to say which code, on which machine, produced a result."""
     try:
@@ -71,6 +82,7 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "host": socket.gethostname(),
         "cpu_count": __import__("os").cpu_count(),
+        "cpu": cpu_model(),
         "accelerator": accelerator,
         "packages": package_versions(),
         "git": git_state(),

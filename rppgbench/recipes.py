@@ -13,6 +13,10 @@ A recipe is one small TOML file next to the plugin that owns the method (registe
     size = 16
     [search]                         # optional: settings of `rppgbench search` (AutoHR)
 
+A recipe with `weights = "NAME"` (by convention the recipe `pretrained`) trains nothing: a run loads
+the shipped weights NAME (`rppgbench.weights`) and evaluates them; its parameters are those the
+weights were trained with, then the recipe's, then `--set`.
+
 Settings are layered: method defaults < recipe < `--set`. The recipe's name, version and file digest
 are recorded in `run.json`, so a result says which recipe produced it.
 """
@@ -29,7 +33,7 @@ from typing import Any
 from rppgbench.errors import ConfigError, UnknownNameError
 
 _REQUIRED = {"method": str, "name": str, "version": int, "description": str}
-_OPTIONAL = {"hardware": str, "notes": str, "params": dict, "search": dict}
+_OPTIONAL = {"hardware": str, "notes": str, "params": dict, "search": dict, "weights": str}
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Recipe:
     search: dict[str, Any] = field(default_factory=dict)
     hardware: str = ""
     notes: str = ""
+    weights: str = ""
+    """Name of the shipped weights this recipe evaluates instead of training ('' = it trains)."""
     source: str = ""
     digest: str = ""
 
@@ -56,6 +62,7 @@ class Recipe:
             "digest": self.digest,
             "params": dict(self.params),
             **({"search": dict(self.search)} if self.search else {}),
+            **({"weights": self.weights} if self.weights else {}),
         }
 
 
@@ -88,6 +95,7 @@ def parse_recipe(text: str, source: str) -> Recipe:
         search=dict(data.get("search", {})),
         hardware=data.get("hardware", ""),
         notes=data.get("notes", "").strip(),
+        weights=data.get("weights", ""),
         source=source,
         digest=hashlib.sha256(text.encode()).hexdigest()[:16],
     )

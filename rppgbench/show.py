@@ -1,8 +1,9 @@
-"""`rppgbench show METHOD` and `rppgbench show protocol NAME`: what a method or protocol is and accepts.
+"""`rppgbench show METHOD`, `show protocol NAME`, `show weights NAME`: what a method, protocol or
+shipped weights file is.
 
 A method is explained from its declaration (or class): description, whether it trains, every
-parameter with default, choices and help, its recipes, and the plugin package and version that
-provide it. Nothing here imports a method's model code.
+parameter with default, choices and help, its recipes, its shipped weights, and the plugin package
+and version that provide it. Nothing here imports a method's model code.
 """
 
 from __future__ import annotations
@@ -59,7 +60,33 @@ def describe_method(name: str) -> str:
         lines += [f"  {r.name} (v{r.version}): {r.description}" for r in recipes]
     else:
         lines.append("recipes: none")
+    if info.trains:
+        lines += ["", *_shipped_weights(name)]
     return "\n".join(lines)
+
+
+def _shipped_weights(method: str) -> list[str]:
+    """Lines on the method's shipped weights and their model cards."""
+    from rppgbench.weights import default_weights, headline, list_weights
+
+    shipped = list_weights(method)
+    if not shipped:
+        return ["shipped weights: none (train with `rppgbench run`, then `predict --weights`)"]
+    default = default_weights(method)
+    lines = [
+        "shipped weights (trained only on synthetic faces; `rppgbench show weights NAME` prints the card):"
+    ]
+    for weights in shipped:
+        used = (
+            " [used by `predict` without --weights and by --recipe pretrained]" if weights == default else ""
+        )
+        lines += [
+            f"  {weights.name}{used}: {weights.summary}",
+            f"    {headline(weights)}",
+            f"    file {weights.path} ({weights.size_bytes / 1e6:.2f} MB), licence {weights.licence}",
+            f"    card {weights.card_path}",
+        ]
+    return lines
 
 
 def describe_protocol(name: str) -> str:
@@ -91,12 +118,18 @@ def describe_protocol(name: str) -> str:
 @click.argument("what")
 @click.argument("name", required=False)
 def show_command(what: str, name: str | None) -> None:
-    """Explain a method (or `show protocol NAME`): description, parameters, recipes, plugin."""
+    """Explain a method (or `show protocol NAME`, `show weights NAME`): parameters, recipes, weights, plugin."""
     if what == "protocol":
         if not name:
             raise ConfigError("show protocol needs a NAME (see `rppgbench list protocols`)")
         click.echo(describe_protocol(name))
+    elif what == "weights":
+        from rppgbench.weights import describe_card, get_weights
+
+        if not name:
+            raise ConfigError("show weights needs a NAME (see `rppgbench list weights`)")
+        click.echo(describe_card(get_weights(name)))
     elif name:
-        raise ConfigError(f"show takes METHOD or `protocol NAME`, got {what!r} {name!r}")
+        raise ConfigError(f"show takes METHOD, `protocol NAME` or `weights NAME`, got {what!r} {name!r}")
     else:
         click.echo(describe_method(what))

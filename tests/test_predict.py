@@ -197,7 +197,12 @@ def test_trained_method_uses_weights_and_training_crop(media):
             "12.00 s long (360 frames at 30 fps), shorter than one 20 s",
         ),
         ("method", ["{video}", "--method", "nosuch"], 2, "unknown method 'nosuch'; valid methods:"),
-        ("untrained", ["{video}", "--method", "physnet"], 2, "give its weights with --weights FILE"),
+        (
+            "untrained",
+            ["{video}", "--method", "autohr"],
+            2,
+            "ships no weights: give its weights with --weights",
+        ),
         ("bogus", ["{video}", "--method", "physnet", "--weights", "{bogus}"], 2, "not a readable rppgbench"),
         ("needless", ["{video}", "--method", "pos", "--weights", "{bogus}"], 2, "does not train"),
         ("reference", ["{video}", "--reference", "{reference}"], 1, "not one row per frame"),

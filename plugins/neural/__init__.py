@@ -59,3 +59,11 @@ def register_recipe_dirs(register: Callable[[object], None]) -> None:
     from importlib.resources import files
 
     register(files("rppgbench_plugins.neural.recipes"))
+
+
+@hookimpl
+def register_weights_dirs(register: Callable[[object], None]) -> None:
+    """Register the folder of shipped PhysNet and DeepPhys weights and their model cards."""
+    from importlib.resources import files
+
+    register(files("rppgbench_plugins.neural.weights"))

@@ -54,6 +54,8 @@ class PredictionResult:
     hr_config: HRConfig
     face: dict[str, Any] = field(default_factory=dict)
     weights: Path | None = None
+    shipped_weights: dict[str, Any] | None = None
+    """Name, sha256 and model card of the shipped weights used (None when none were)."""
     snr_db: float = math.nan
     reference_hr: float | None = None
     reference_series: np.ndarray | None = None
@@ -90,6 +92,7 @@ class PredictionResult:
             "video": str(self.video),
             "method": self.method,
             "weights": None if self.weights is None else str(self.weights),
+            "shipped_weights": self.shipped_weights,
             "fps": self.fps,
             "n_frames": self.n_frames,
             "duration_s": self.duration_s,
@@ -175,9 +178,11 @@ def predict(
 ) -> PredictionResult:
     """Heart rate of the face in the video at `path` with `method` (a registered name or an instance).
 
-    Trained methods need `weights` (a weights file a `rppgbench run` saved as
-    `<run>/folds/<fold>/model.pt`, or a folder holding exactly one); without `method`, the method the
-    weights file names is used (POS when there are no weights). `window`/`step`: seconds of the
+    Trained methods take `weights` (a weights file a `rppgbench run` saved as
+    `<run>/folds/<fold>/model.pt`, or a folder holding exactly one); without them, the method's shipped
+    weights (`rppgbench.weights`, verified against their model card) are used, with the crop settings
+    they were trained with. Without `method`, the method the weights file names is used (POS when
+    there are no weights). `window`/`step`: seconds of the
     sliding HR windows. `reference`: a CSV path (see `read_reference_csv`) or a `Reference` in seconds
     from the first frame. `size`/`enlarge` default to the training run's preprocessing for a trained
     method (when its run.json is found) and to 128 px / 1.6 otherwise. Every problem raises an
@@ -189,7 +194,8 @@ def predict(
     if box is not None and face != "blazeface":
         raise ConfigError(f"a face box replaces detection; it cannot be combined with face={face!r}")
     notes: list[str] = []
-    instance, weights_path, trained_prep = _method(method, weights, params or {}, notes)
+    shipped: dict[str, Any] = {}
+    instance, weights_path, trained_prep = _method(method, weights, params or {}, notes, shipped)
     size = int(size if size is not None else trained_prep.get("size", 128))
     enlarge = float(enlarge if enlarge is not None else trained_prep.get("enlarge", 1.6))
     prep = PreprocessConfig(
@@ -225,6 +231,7 @@ def predict(
         hr_config=hr_config,
         face=crops.describe(),
         weights=weights_path,
+        shipped_weights=shipped or None,
         first_frame=crops.first_frame,
         first_crop=crops.frames[0].copy(),
         notes=notes,
@@ -261,9 +268,14 @@ def _positive(value: Any) -> bool:
 
 
 def _method(
-    method: str | Method, weights: Path | str | None, params: dict[str, Any], notes: list[str]
+    method: str | Method,
+    weights: Path | str | None,
+    params: dict[str, Any],
+    notes: list[str],
+    shipped_info: dict[str, Any],
 ) -> tuple[Method, Path | None, dict[str, Any]]:
-    """The method instance, with weights loaded for a trained method, and the training preprocessing."""
+    """The method instance, with weights loaded for a trained method, and the training preprocessing
+    (`shipped_info` receives the record of the shipped weights, when those are used)."""
     if method is None:
         method = weights_method(resolve_weights(Path(weights))) if weights is not None else "pos"
         if weights is not None:
@@ -286,10 +298,16 @@ def _method(
     if weights is None:
         if isinstance(method, Method):
             return instance, None, {}  # the caller's instance: fitted or loaded already
-        raise ConfigError(
-            f"method {instance.name!r} is trained: give its weights with --weights FILE "
-            "(a `rppgbench run` saves them as <run>/folds/<fold>/model.pt)"
-        )
+        from rppgbench.weights import default_weights
+
+        shipped = default_weights(instance.name)
+        if shipped is None:
+            raise ConfigError(
+                f"method {instance.name!r} is trained and ships no weights: give its weights with "
+                "--weights FILE (a `rppgbench run` saves them as <run>/folds/<fold>/model.pt)"
+            )
+        shipped_info.update(shipped.record(), card=str(shipped.card_path))
+        return _load_shipped(instance, shipped, notes)
     path = resolve_weights(Path(weights))
     try:
         instance.load(path)
@@ -304,6 +322,22 @@ def _method(
         notes.append(
             f"crop size and enlargement taken from the training run ({path.parents[2] / 'run.json'})"
         )
+    return instance, path, prep
+
+
+def _load_shipped(instance: Method, shipped: Any, notes: list[str]) -> tuple[Method, Path, dict[str, Any]]:
+    """Load shipped weights (verified against their model card) and their training crop settings."""
+    path = shipped.verify()
+    instance.load(path)
+    notes.append(
+        f"no --weights given: the shipped weights {shipped.name} were used (trained only on synthetic "
+        f"faces; model card: rppgbench show weights {shipped.name})"
+    )
+    prep = {
+        k: v
+        for k, v in shipped.preprocess.items()
+        if k in ("size", "enlarge") and isinstance(v, (int, float))
+    }
     return instance, path, prep
 
 

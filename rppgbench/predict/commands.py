@@ -78,7 +78,10 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
     echo(f"face:      {found}crop x={x} y={y} w={w} h={h} -> {face.get('crop_size')} px")
     params = ", ".join(f"{k}={v}" for k, v in result.method.get("params", {}).items())
     echo(f"method:    {result.method.get('name')} ({params})")
-    if result.weights is not None:
+    if result.shipped_weights:
+        echo(f"weights:   {result.shipped_weights['name']} (shipped with rppgbench, trained only on synthetic faces): "
+             f"{result.weights}")  # fmt: skip
+    elif result.weights is not None:
         echo(f"weights:   {result.weights}")
     line = f"HR:        {result.hr_bpm:.1f} bpm (whole clip, SNR {_fmt(result.snr_db)} dB)"
     echo(line)
@@ -120,7 +123,8 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
-    help="Weights of a trained method (<run>/folds/<fold>/model.pt).",
+    help="Weights of a trained method (<run>/folds/<fold>/model.pt); default: the method's shipped weights "
+    "(`rppgbench list weights`).",
 )
 @click.option("--window", default=10.0, show_default=True, help="HR window length in seconds.")
 @click.option("--step", default=1.0, show_default=True, help="Seconds between HR windows.")

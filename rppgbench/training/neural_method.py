@@ -31,7 +31,7 @@ from rppgbench.training.augment import BatchAugmentation, SampleAugmentation
 from rppgbench.training.checkpoint import load_checkpoint, save_checkpoint
 from rppgbench.training.device import DeviceSetup, seed_everything, setup_device
 from rppgbench.training.inference import predict_signal
-from rppgbench.training.sampling import Batch
+from rppgbench.training.sampling import Batch, split_by_subject
 from rppgbench.training.trainer import LoopConfig, LoopResult, TrainingLoop, build_optimizer, build_scheduler
 from rppgbench.training_params import RUNTIME_PARAMS, neural_params
 
@@ -163,8 +163,15 @@ class NeuralMethod(Method):
         self.model, self._device = distributed.unwrap_model(model), device
         self.fit_result = loop.run(train_loader, val_loader)
         self.model.eval()
+        with warnings.catch_warnings():  # the loaders warned already
+            warnings.simplefilter("ignore")
+            fitted, selection = split_by_subject(train, float(self.config["val_fraction"]), seed)  # as theirs
         summary = {
             "method": self.name,
+            "subjects": {
+                "train": sorted({c.record.subject for c in fitted}),
+                "validation": sorted({c.record.subject for c in selection}),
+            },
             "best_epoch": self.fit_result.best_epoch,
             "best_metric": self.fit_result.best_metric,
             "select_metric": self.config["select_metric"] if val_loader is not None else "last_epoch",
