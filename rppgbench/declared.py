@@ -65,6 +65,23 @@ def multiple_of(key: str, k: int) -> Callable[[str, Mapping[str, Any]], None]:
     return check
 
 
+def multiple_of_param(key: str, divisor: str) -> Callable[[str, Mapping[str, Any]], None]:
+    """Constraint: parameter `key` is a positive multiple of parameter `divisor` (itself positive)."""
+
+    def check(method: str, config: Mapping[str, Any]) -> None:
+        k, value = int(config[divisor]), int(config[key])
+        if k < 1:
+            raise ConfigError(f"{method} {divisor}={k} must be a positive integer")
+        if value < k or value % k:
+            use = max(k, k * round(value / k))
+            raise ConfigError(
+                f"{method} {key}={value} must be a positive multiple of {divisor}={k}; use {key}={use}"
+            )
+
+    check.__doc__ = f"{key} is a positive multiple of {divisor}"
+    return check
+
+
 def within(key: str, low: float, high: float) -> Callable[[str, Mapping[str, Any]], None]:
     """Constraint: parameter `key` lies in [low, high] (the error names the nearest allowed value)."""
 

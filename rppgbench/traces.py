@@ -18,6 +18,11 @@ clipped (any channel >= `SATURATED`) pixels, which cannot carry the pulse. A fra
 to less than one pixel falls back to the whole crop; such frames are counted and reported (a warning,
 and `TraceResult.fallback_frames`).
 With `skin_mask=False` the whole crop is averaged.
+
+Methods that need the spread of the skin colours, not only their mean (SSR), ask for the per-frame
+colour correlation matrix as well (`correlation=True`): C(t) = sum_p w_p v_p v_p^T / sum_p w_p over
+the pixel colours v_p with the same skin weights w_p (the whole crop where the mean does), computed in
+the same pass.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ class TraceResult:
     skin_fraction: np.ndarray
     fallback_frames: int
     skin_model: SkinModel | None
+    correlation: np.ndarray | None = None
+    """(T, 3, 3) weighted colour correlation matrices of the skin pixels, when asked for."""
 
 
 def _frame_count(frames: Any) -> int:
@@ -145,10 +152,24 @@ def _frame_sums(image: np.ndarray, m: int) -> np.ndarray:
     return cv2.reduce(image.reshape(m, -1, 3), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).reshape(m, 3)
 
 
+def _frame_correlations(pixels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """(m, 3, 3) sum_p w_p v_p v_p^T / sum_p w_p of (m, P, 3) pixel colours (unweighted if `weights` is None)."""
+    if weights is None:
+        return np.matmul(pixels.transpose(0, 2, 1), pixels).astype(np.float64) / pixels.shape[1]
+    total = weights.sum(axis=1, dtype=np.float64)
+    second = np.matmul((pixels * weights[:, :, None]).transpose(0, 2, 1), pixels).astype(np.float64)
+    return second / np.maximum(total, 1e-12)[:, None, None]
+
+
 def extract_traces_info(
-    frames: Any, skin_mask: bool = True, chunk: int = 256, skin_model: SkinModel | None = None
+    frames: Any,
+    skin_mask: bool = True,
+    chunk: int = 256,
+    skin_model: SkinModel | None = None,
+    correlation: bool = False,
 ) -> TraceResult:
-    """Traces with the per-frame skin fraction (summed weight / pixels) and the frames that fell back."""
+    """Traces with the per-frame skin fraction (summed weight / pixels) and the frames that fell back;
+    with `correlation`, also the per-frame colour correlation matrices of the same pixels."""
     n = _frame_count(frames)
     if chunk < 1:
         raise DataError(f"chunk must be a positive number of frames, got {chunk}")
@@ -156,6 +177,7 @@ def extract_traces_info(
         skin_model = estimate_skin_model(frames)
     rgb = np.empty((n, 3), dtype=np.float64)
     fraction = np.ones(n, dtype=np.float64)
+    corr = np.empty((n, 3, 3), dtype=np.float64) if correlation else None
     fallback = 0
     for start in range(0, n, chunk):
         block = np.asarray(frames[start : start + chunk])
@@ -164,15 +186,25 @@ def extract_traces_info(
         m, h, w, _ = block.shape
         if not skin_mask:
             rgb[start : start + m] = _frame_sums(_as_image(block), m) / (h * w)
+            if corr is not None:
+                corr[start : start + m] = _frame_correlations(
+                    block.reshape(m, -1, 3).astype(np.float32), None
+                )
             continue
         weights = skin_weights(block, skin_model).reshape(m, -1)
         total = weights.sum(axis=1, dtype=np.float64)
-        sums = np.matmul(weights[:, None, :], block.reshape(m, -1, 3).astype(np.float32))[:, 0, :]
+        pixels = block.reshape(m, -1, 3).astype(np.float32)
+        sums = np.matmul(weights[:, None, :], pixels)[:, 0, :]
         empty = total < 1.0
         means = sums / np.maximum(total, 1e-12)[:, None]
         if empty.any():
             means[empty] = _frame_sums(_as_image(block[empty]), int(empty.sum())) / (h * w)
         rgb[start : start + m] = means
+        if corr is not None:
+            block_corr = _frame_correlations(pixels, weights)
+            if empty.any():
+                block_corr[empty] = _frame_correlations(pixels[empty], None)
+            corr[start : start + m] = block_corr
         fraction[start : start + m] = np.where(empty, 0.0, total / float(h * w))
         fallback += int(empty.sum())
     if fallback:
@@ -181,7 +213,7 @@ def extract_traces_info(
             TraceWarning,
             stacklevel=2,
         )
-    return TraceResult(rgb, fraction, fallback, skin_model if skin_mask else None)
+    return TraceResult(rgb, fraction, fallback, skin_model if skin_mask else None, corr)
 
 
 def extract_traces(frames: Any, skin_mask: bool = True, chunk: int = 256) -> np.ndarray:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the seven classical methods,
-# AutoHR's architecture search on fold 1 at the cpu recipe, the three neural methods at their cpu recipes
+# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the nine classical methods,
+# AutoHR's architecture search on fold 1 at the cpu recipe, the five neural methods at their cpu recipes
 # (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
 #
 #   bash scripts/leaderboard_synth5fold.sh            # everything (about 1.5 h on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
-#                                                     # autohr, ablate-loss, ablate-theta, publish
+#                                                     # tscan, efficientphys, autohr, ablate-loss,
+#                                                     # ablate-theta, publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
 # run and every run.json records a commit that is not dirty); `publish` then copies them into
@@ -23,7 +24,7 @@ WORK=build/leaderboard
 RESULTS=leaderboards/results/$PROTOCOL
 GENOTYPE_DIR=leaderboards/genotypes/$PROTOCOL-fold1-cpu
 ABLATIONS=leaderboards/ablations/$PROTOCOL-fold1-cpu
-CLASSICAL=(green ica chrom pos lgi pbv omit)
+CLASSICAL=(green ica pca chrom pos lgi pbv omit ssr)
 mkdir -p "$WORK" "$RESULTS"
 
 publish() {  # copy a finished run folder into leaderboards/ (no weights, no checkpoints)
@@ -56,6 +57,8 @@ step_search() {
 
 step_physnet() { run_method physnet --recipe cpu; }
 step_deepphys() { run_method deepphys --recipe cpu; }
+step_tscan() { run_method tscan --recipe cpu; }
+step_efficientphys() { run_method efficientphys --recipe cpu; }
 step_autohr() {  # the genotype of this checkout's search step, else the committed one
   local genotype=$WORK/search/genotype.json
   [ -f "$genotype" ] || genotype=$GENOTYPE_DIR/genotype.json
@@ -68,7 +71,7 @@ step_ablate() {  # step_ablate STUDY
 }
 
 step_publish() {
-  for name in "${CLASSICAL[@]}" physnet deepphys autohr; do
+  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys autohr; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -96,9 +99,9 @@ step_publish() {
 
 case "${1:-all}" in
   all)
-    step_classical; step_search; step_physnet; step_deepphys; step_autohr
-    step_ablate loss; step_ablate theta; step_publish ;;
-  classical|search|physnet|deepphys|autohr|publish) "step_$1" ;;
+    step_classical; step_search; step_physnet; step_deepphys; step_tscan; step_efficientphys
+    step_autohr; step_ablate loss; step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|tscan|efficientphys|autohr|publish) "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;
   *) echo "leaderboard: unknown step $1" >&2; exit 2 ;;

@@ -1,7 +1,7 @@
-"""The classical (training-free) rPPG methods: GREEN, ICA, CHROM, POS, LGI, PBV and OMIT.
+"""The classical (training-free) rPPG methods: GREEN, ICA, PCA, CHROM, POS, LGI, PBV, OMIT and SSR.
 
-Each works on the RGB traces of the face crop (`rppgbench.traces`) and is written from its paper,
-cited in its module. Registered through the `classical` entry point like any third-party plugin.
+Each works on the RGB traces of the face crop (`rppgbench.traces`), SSR on the per-frame colour
+correlations of the same skin pixels, and is written from its paper, cited in its module. Registered through the `classical` entry point like any third-party plugin.
 """
 
 from __future__ import annotations
@@ -16,15 +16,20 @@ from .ica import ICA
 from .lgi import LGI
 from .omit import OMIT
 from .pbv import PBV
+from .pca import PCA
 from .pos import POS
+from .ssr import SSR
 
-METHODS = (Green, ICA, CHROM, POS, LGI, PBV, OMIT)
+METHODS = (Green, ICA, PCA, CHROM, POS, LGI, PBV, OMIT)
+"""The methods that work on the mean RGB traces (`from_traces`)."""
+SPATIAL_METHODS = (SSR,)
+"""The methods that need the skin pixels' colour spread per frame, not only its mean."""
 
-__all__ = ["CHROM", "ICA", "LGI", "METHODS", "OMIT", "PBV", "POS", "Green"]
+__all__ = ["CHROM", "ICA", "LGI", "METHODS", "OMIT", "PBV", "PCA", "POS", "SPATIAL_METHODS", "SSR", "Green"]
 
 
 @hookimpl
 def register_methods(register: Callable[[type], None]) -> None:
-    """Register the seven classical methods."""
-    for method in METHODS:
+    """Register the nine classical methods."""
+    for method in (*METHODS, *SPATIAL_METHODS):
         register(method)

@@ -38,6 +38,15 @@ def strongest_peak_component(sources: np.ndarray, fps: float, band: tuple[float,
     return int(np.argmax(spectrum[inside].max(axis=0)))
 
 
+def normalised_detrended(x: np.ndarray, fps: float, lam: float) -> np.ndarray:
+    """(T, C) traces detrended (smoothness priors, `lam` at 30 fps; 0: none), zero mean, unit variance."""
+    from rppgbench.signal.hr import detrend, effective_lambda
+
+    work = detrend(x.T, effective_lambda(lam, fps)).T if lam > 0 else x
+    std = work.std(axis=0)
+    return (work - work.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
 class ICA(TraceMethod):
     """Poh et al. 2010/2011: FastICA of the normalised RGB traces."""
 
@@ -62,12 +71,7 @@ class ICA(TraceMethod):
         from sklearn.decomposition import FastICA  # heavy: imported when ICA runs
         from sklearn.exceptions import ConvergenceWarning
 
-        from rppgbench.signal.hr import detrend, effective_lambda
-
-        lam = float(self.config["detrend_lambda"])
-        work = detrend(x.T, effective_lambda(lam, fps)).T if lam > 0 else x
-        std = work.std(axis=0)
-        work = (work - work.mean(axis=0)) / np.where(std > 0, std, 1.0)
+        work = normalised_detrended(x, fps, float(self.config["detrend_lambda"]))
         ica = FastICA(
             n_components=3, whiten="unit-variance", random_state=int(self.config["seed"]), max_iter=1000
         )

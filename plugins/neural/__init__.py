@@ -1,14 +1,15 @@
-"""Neural rPPG methods: PhysNet and DeepPhys, trained through `rppgbench.training`.
+"""Neural rPPG methods: PhysNet, DeepPhys, TS-CAN and EfficientPhys, trained through `rppgbench.training`.
 
 Declared here without importing PyTorch (name, description, parameters), so listing methods and
-`rppgbench show` stay fast; the model code (`physnet.py`, `deepphys.py`) is imported when a method runs.
+`rppgbench show` stay fast; the model code (`physnet.py`, `deepphys.py`, `tscan.py`,
+`efficientphys.py`) is imported when a method runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from rppgbench.declared import MethodDeclaration, multiple_of
+from rppgbench.declared import MethodDeclaration, multiple_of, multiple_of_param
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
@@ -45,17 +46,53 @@ DEEPPHYS = MethodDeclaration(
     ),
 )  # fmt: skip
 
+FRAME_DEPTH = Param(
+    "frame_depth", 10, "frames per temporal-shift segment; training and inference windows are whole segments"
+)
+
+TSCAN = MethodDeclaration(
+    name="tscan",
+    target="rppgbench_plugins.neural.tscan:TSCAN",
+    description="TS-CAN temporal shift convolutional attention network (Liu et al., NeurIPS 2020)",
+    trains=True,
+    params=neural_params(
+        epochs=10, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=160, size=36
+    ) + (
+        Param("dropout", 0.25, "dropout after the conv stages (twice this before the output layer)"),
+        Param("detrend_lambda", 100.0, "smoothness-priors lambda (at 30 Hz) applied after integration"),
+        FRAME_DEPTH,
+    ),
+    checks=(multiple_of_param("clip_frames", "frame_depth"),),
+)  # fmt: skip
+
+EFFICIENTPHYS = MethodDeclaration(
+    name="efficientphys",
+    target="rppgbench_plugins.neural.efficientphys:EfficientPhys",
+    description="EfficientPhys: normalisation module, shifted convolutions, self-attention (Liu et al., WACV 2023)",
+    trains=True,
+    params=neural_params(
+        epochs=10, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=160, size=36
+    ) + (
+        Param("dropout", 0.25, "dropout after the conv stages (twice this before the output layer)"),
+        Param("detrend_lambda", 100.0, "smoothness-priors lambda (at 30 Hz) applied after integration"),
+        FRAME_DEPTH,
+    ),
+    checks=(multiple_of_param("clip_frames", "frame_depth"),),
+)  # fmt: skip
+
 
 @hookimpl
 def register_methods(register: Callable[[object], None]) -> None:
-    """Register PhysNet and DeepPhys (declared; their modules load when they run)."""
+    """Register PhysNet, DeepPhys, TS-CAN and EfficientPhys (declared; their modules load when they run)."""
     register(PHYSNET)
     register(DEEPPHYS)
+    register(TSCAN)
+    register(EFFICIENTPHYS)
 
 
 @hookimpl
 def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of PhysNet and DeepPhys recipes."""
+    """Register the folder of the neural methods' recipes."""
     from importlib.resources import files
 
     register(files("rppgbench_plugins.neural.recipes"))

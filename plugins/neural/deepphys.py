@@ -44,33 +44,79 @@ class AttentionMask(nn.Module):
         return h * w * mask / (2 * mask.abs().sum(dim=(2, 3), keepdim=True))
 
 
+class TemporalShift(nn.Module):
+    """Temporal shift module (Lin, Gan & Han, ICCV 2019), as TS-CAN and EfficientPhys use it.
+
+    Frames (N * segment, C, H, W), `segment` consecutive frames at a time: the first C // fold_div
+    channels of each frame are taken from the next frame, the next C // fold_div from the previous one
+    (zeros past the segment's ends), the rest stay. No parameters; a 2-D network sees its neighbours.
+    """
+
+    def __init__(self, segment: int, fold_div: int = 3) -> None:
+        super().__init__()
+        if segment < 1 or fold_div < 1:
+            raise ValueError(
+                f"temporal shift needs segment >= 1 and fold_div >= 1, got {segment}, {fold_div}"
+            )
+        self.segment, self.fold_div = segment, fold_div
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nt, c, h, w = x.shape
+        if nt % self.segment:
+            raise ValueError(f"temporal shift: {nt} frames are not a multiple of the segment {self.segment}")
+        x = x.reshape(nt // self.segment, self.segment, c, h, w)
+        fold = c // self.fold_div
+        pad = x.new_zeros(x.shape[0], 1, fold, h, w)
+        from_next = torch.cat([x[:, 1:, :fold], pad], dim=1)
+        from_previous = torch.cat([pad, x[:, :-1, fold : 2 * fold]], dim=1)
+        return torch.cat([from_next, from_previous, x[:, :, 2 * fold :]], dim=2).reshape(nt, c, h, w)
+
+
+def conv_branch(filters: tuple[int, int]) -> nn.ModuleList:
+    """The four 3x3 convolutions of a DeepPhys branch: 3 -> f1 (padded), f1 -> f1, f1 -> f2 (padded), f2 -> f2."""
+    f1, f2 = filters
+    return nn.ModuleList(
+        [
+            nn.Conv2d(3, f1, 3, padding=1),
+            nn.Conv2d(f1, f1, 3),
+            nn.Conv2d(f1, f2, 3, padding=1),
+            nn.Conv2d(f2, f2, 3),
+        ]
+    )
+
+
+def dense_side(size: int) -> int:
+    """Side of the feature maps entering the dense layer: two unpadded 3x3 convs and two 2x2 poolings."""
+    side = ((size - 2) // 2 - 2) // 2
+    if side < 1:
+        raise ValueError(f"the network needs input of at least 10 x 10 pixels, got {size}")
+    return side
+
+
 class DeepPhysNet(nn.Module):
-    """DeepPhys network: (B, 6, T, S, S) (motion then appearance channels) -> pulse derivative (B, T)."""
+    """DeepPhys network: (B, 6, T, S, S) (motion then appearance channels) -> pulse derivative (B, T).
+
+    With `frame_depth` > 0 a temporal shift over segments of that many frames precedes each motion
+    convolution: TS-CAN (Liu et al. 2020) is this network with `frame_depth=10`.
+    """
 
     def __init__(
-        self, size: int = 36, filters: tuple[int, int] = (32, 64), hidden: int = 128, dropout: float = 0.25
+        self,
+        size: int = 36,
+        filters: tuple[int, int] = (32, 64),
+        hidden: int = 128,
+        dropout: float = 0.25,
+        frame_depth: int = 0,
     ):
         super().__init__()
-        f1, f2 = filters
-
-        def branch() -> nn.ModuleList:
-            return nn.ModuleList(
-                [
-                    nn.Conv2d(3, f1, 3, padding=1),
-                    nn.Conv2d(f1, f1, 3),
-                    nn.Conv2d(f1, f2, 3, padding=1),
-                    nn.Conv2d(f2, f2, 3),
-                ]
-            )
-
-        self.motion, self.appearance = branch(), branch()
-        self.mask1, self.mask2 = AttentionMask(f1), AttentionMask(f2)
+        f2 = filters[1]
+        self.motion, self.appearance = conv_branch(filters), conv_branch(filters)
+        self.mask1, self.mask2 = AttentionMask(filters[0]), AttentionMask(f2)
+        self.shift = TemporalShift(frame_depth) if frame_depth > 0 else nn.Identity()
         self.pool = nn.AvgPool2d(2)
         self.drop_conv = nn.Dropout(dropout)
         self.drop_dense = nn.Dropout(2 * dropout)
-        side = ((size - 2) // 2 - 2) // 2
-        if side < 1:
-            raise ValueError(f"DeepPhys needs input of at least 10 x 10 pixels, got {size}")
+        side = dense_side(size)
         self.dense = nn.Linear(f2 * side * side, hidden)
         self.out = nn.Linear(hidden, 1)
 
@@ -79,11 +125,12 @@ class DeepPhysNet(nn.Module):
         b, _, t, s, _ = x.shape
         frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, 6, s, s)
         m, a = frames[:, :3], frames[:, 3:]
-        m = torch.tanh(self.motion[1](torch.tanh(self.motion[0](m))))
+        shift = self.shift
+        m = torch.tanh(self.motion[1](shift(torch.tanh(self.motion[0](shift(m))))))
         a = torch.tanh(self.appearance[1](torch.tanh(self.appearance[0](a))))
         m = self.drop_conv(self.pool(m * self.mask1(a)))
         a = self.drop_conv(self.pool(a))
-        m = torch.tanh(self.motion[3](torch.tanh(self.motion[2](m))))
+        m = torch.tanh(self.motion[3](shift(torch.tanh(self.motion[2](shift(m))))))
         a = torch.tanh(self.appearance[3](torch.tanh(self.appearance[2](a))))
         m = self.drop_conv(self.pool(m * self.mask2(a)))
         m = self.drop_dense(torch.tanh(self.dense(m.flatten(1))))

@@ -1,1 +1,1 @@
-"""Training recipes of the PhysNet and DeepPhys plugins (TOML files; see rppgbench.recipes)."""
+"""Training recipes of the neural method plugins (TOML files; see rppgbench.recipes)."""
