@@ -89,8 +89,12 @@ step_publish() {
   rppgbench compare "${runs[@]}" > "leaderboards/$PROTOCOL.md"
   rppgbench compare "${runs[@]}" --by scenario > "leaderboards/$PROTOCOL-by-scenario.md"
   rppgbench compare "${runs[@]}" --by scenario --stats > "leaderboards/$PROTOCOL-stats.md"
-  python3 benchmarks/scenario_intervals.py "$RESULTS"/{pos,chrom,physnet,deepphys,autohr} \
-    --pairs autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos \
+  local ci_runs=("$RESULTS"/{pos,chrom,physnet,deepphys,autohr})
+  local pairs=autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos
+  for name in tscan efficientphys physformer; do  # newer neural rows, when published
+    if [ -d "$RESULTS/$name" ]; then ci_runs+=("$RESULTS/$name"); pairs+=",$name-pos"; fi
+  done
+  python3 benchmarks/scenario_intervals.py "${ci_runs[@]}" --pairs "$pairs" \
     --out "leaderboards/$PROTOCOL-scenario-ci.md" > /dev/null
   python3 benchmarks/constant_hr_baseline.py "$RESULTS/pos" > "benchmarks/results/constant-hr-$PROTOCOL.txt"
   python3 benchmarks/run_durations.py "${runs[@]}" > "benchmarks/results/leaderboard-durations-$PROTOCOL.txt"
