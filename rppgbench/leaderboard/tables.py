@@ -38,10 +38,11 @@ MISSING = "-"
 KNOWN_FAMILIES = {
     "green": "traditional", "ica": "traditional", "chrom": "traditional", "pos": "traditional",
     "pbv": "traditional", "lgi": "traditional", "omit": "traditional", "poh2011": "traditional",
-    "li2014": "traditional", "tulyakov2016": "traditional",
+    "li2014": "traditional", "tulyakov2016": "traditional", "ssr": "traditional", "pca": "traditional",
     "rhythmnet": "non-end-to-end learning", "synrhythm": "non-end-to-end learning",
     "physnet": "end-to-end learning", "deepphys": "end-to-end learning", "autohr": "end-to-end learning",
     "i3d": "end-to-end learning", "hr-cnn": "end-to-end learning", "rppgnet": "end-to-end learning",
+    "tscan": "end-to-end learning", "efficientphys": "end-to-end learning", "physformer": "end-to-end learning",
 }  # fmt: skip
 
 
