@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Regenerate every row of the synth-5fold leaderboard from a clean checkout: the seven classical methods,
-# AutoHR's architecture search on fold 1 at the cpu recipe, the three neural methods at their cpu recipes
-# (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
+# AutoHR's architecture search on fold 1 at the cpu recipe, the four neural methods at their cpu recipes
+# (AutoHR with that searched genotype; PhysFormer), the loss and theta ablations, and the tables.
 #
 #   bash scripts/leaderboard_synth5fold.sh            # everything (about 1.5 h on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
-#                                                     # autohr, ablate-loss, ablate-theta, publish
+#                                                     # autohr, physformer, ablate-loss, ablate-theta, publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
 # run and every run.json records a commit that is not dirty); `publish` then copies them into
@@ -55,6 +55,7 @@ step_search() {
 }
 
 step_physnet() { run_method physnet --recipe cpu; }
+step_physformer() { run_method physformer --recipe cpu; }
 step_deepphys() { run_method deepphys --recipe cpu; }
 step_autohr() {  # the genotype of this checkout's search step, else the committed one
   local genotype=$WORK/search/genotype.json
@@ -68,7 +69,7 @@ step_ablate() {  # step_ablate STUDY
 }
 
 step_publish() {
-  for name in "${CLASSICAL[@]}" physnet deepphys autohr; do
+  for name in "${CLASSICAL[@]}" physnet deepphys autohr physformer; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -96,9 +97,9 @@ step_publish() {
 
 case "${1:-all}" in
   all)
-    step_classical; step_search; step_physnet; step_deepphys; step_autohr
+    step_classical; step_search; step_physnet; step_deepphys; step_autohr; step_physformer
     step_ablate loss; step_ablate theta; step_publish ;;
-  classical|search|physnet|deepphys|autohr|publish) "step_$1" ;;
+  classical|search|physnet|deepphys|autohr|physformer|publish) "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;
   *) echo "leaderboard: unknown step $1" >&2; exit 2 ;;

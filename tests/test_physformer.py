@@ -240,3 +240,17 @@ def test_tiny_model_learns_to_beat_a_constant_hr_on_held_out_subjects(tmp_path):
     mae = np.mean(np.abs(np.array(preds) - test_hr))
     constant_mae = np.mean(np.abs(np.mean(train_hr) - np.array(test_hr)))
     assert mae < 5.0 < constant_mae, (mae, preds)
+
+
+def test_paper_recipe_keeps_the_papers_settings():
+    from rppgbench.recipes import get_recipe
+
+    p = get_recipe("physformer", "paper").params
+    assert (p["clip_frames"], p["size"], p["patch"], p["dim"], p["ff_dim"], p["heads"], p["layers"]) == (
+        160, 128, 4, 96, 144, 4, 12,
+    )  # fmt: skip
+    assert (p["theta"], p["tau"], p["lr"], p["weight_decay"], p["batch_size"], p["epochs"]) == (
+        0.7, 2.0, 1e-4, 5e-5, 4, 25,
+    )  # fmt: skip
+    assert (p["alpha"], p["beta0"], p["eta"], p["curriculum_epochs"], p["sigma"]) == (0.1, 1.0, 5.0, 25, 1.0)
+    assert p["loss"] == "paper" and p["freq_logits"] == "paper" and p["input_scaling"] == "paper"
