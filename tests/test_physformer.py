@@ -254,3 +254,20 @@ def test_paper_recipe_keeps_the_papers_settings():
     )  # fmt: skip
     assert (p["alpha"], p["beta0"], p["eta"], p["curriculum_epochs"], p["sigma"]) == (0.1, 1.0, 5.0, 25, 1.0)
     assert p["loss"] == "paper" and p["freq_logits"] == "paper" and p["input_scaling"] == "paper"
+    assert p["flip"] and p["da2"]
+
+
+def test_augmentations_flip_left_right_and_resample_high_and_low_hr():
+    from rppgbench_plugins.autohr.augment import HeartRateResample
+    from rppgbench_plugins.physformer.augment import HorizontalFlip
+
+    from rppgbench.training.sampling import Sample
+
+    frames = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)
+    sample = Sample(frames, np.zeros(2, np.float32), 80.0, 30.0, 0, 0)
+    flipped = HorizontalFlip(prob=1.0)(sample, np.random.default_rng(0))
+    np.testing.assert_array_equal(flipped.frames, frames[:, :, ::-1])
+    assert HorizontalFlip(prob=0.0)(sample, np.random.default_rng(0)) is sample
+    kinds = [type(a) for a in PhysFormer().sample_augmentations()]
+    assert kinds == [HorizontalFlip, HeartRateResample]
+    assert PhysFormer(flip=False, da2=False).sample_augmentations() == ()

@@ -58,6 +58,9 @@ PHYSFORMER = MethodDeclaration(
         Param("eta", 5.0, "the frequency terms' weight grows to beta0 x eta over the curriculum"),
         Param("curriculum_epochs", 0, "epochs over which beta grows (0 = the run's epochs)"),
         Param("sigma", 1.0, "width (bpm) of the Gaussian label distribution"),
+        Param("flip", True, "augmentation: mirror training windows left-right (probability 0.5)"),
+        Param("da2", True, "augmentation: AutoHR's DA2, halve the HR of windows above 90 bpm, double it "
+              "below 70 (probability 0.5)"),
         Param("freq_logits", "log_power", "class scores of both frequency terms: log_power, or the "
               "sum-normalised power spectrum of the authors' code (paper)", FREQ_LOGITS),
     ),

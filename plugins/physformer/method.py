@@ -11,12 +11,15 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
+from rppgbench_plugins.autohr.augment import HeartRateResample
 from torch import nn
 
 from rppgbench.training import Batch, NeuralMethod, resize_frames
+from rppgbench.training.augment import SampleAugmentation
 from rppgbench.training.inputs import scale_input
 
 from . import PHYSFORMER
+from .augment import HorizontalFlip
 from .losses import PhysFormerLoss
 from .network import TUBE_FRAMES, PhysFormerNet
 
@@ -95,3 +98,12 @@ class PhysFormer(NeuralMethod, declaration=PHYSFORMER):
     def training_hooks(self) -> Sequence[object]:
         """The hook that advances the curriculum with the training loop's epochs."""
         return (_CurriculumEpoch(self),)
+
+    def sample_augmentations(self) -> Sequence[SampleAugmentation]:
+        """The paper's augmentations: horizontal flip and temporal up/down-sampling (AutoHR's DA2)."""
+        out: list[SampleAugmentation] = []
+        if self.config["flip"]:
+            out.append(HorizontalFlip())
+        if self.config["da2"]:
+            out.append(HeartRateResample())
+        return tuple(out)
