@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Regenerate every row of the synth-5fold leaderboard from a clean checkout: the nine classical methods,
-# AutoHR's architecture search on fold 1 at the cpu recipe, the five neural methods at their cpu recipes
+# AutoHR's architecture search on fold 1 at the cpu recipe, the six neural methods at their cpu recipes
 # (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
 #
-#   bash scripts/leaderboard_synth5fold.sh            # everything (about 1.5 h on a 2-core CPU)
+#   bash scripts/leaderboard_synth5fold.sh            # everything (about 3 h on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
-#                                                     # tscan, efficientphys, autohr, ablate-loss,
-#                                                     # ablate-theta, publish
+#                                                     # tscan, efficientphys, physformer, autohr,
+#                                                     # ablate-loss, ablate-theta, publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
 # run and every run.json records a commit that is not dirty); `publish` then copies them into
@@ -56,6 +56,7 @@ step_search() {
 }
 
 step_physnet() { run_method physnet --recipe cpu; }
+step_physformer() { run_method physformer --recipe cpu; }
 step_deepphys() { run_method deepphys --recipe cpu; }
 step_tscan() { run_method tscan --recipe cpu; }
 step_efficientphys() { run_method efficientphys --recipe cpu; }
@@ -71,7 +72,7 @@ step_ablate() {  # step_ablate STUDY
 }
 
 step_publish() {
-  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys autohr; do
+  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -104,8 +105,8 @@ step_publish() {
 case "${1:-all}" in
   all)
     step_classical; step_search; step_physnet; step_deepphys; step_tscan; step_efficientphys
-    step_autohr; step_ablate loss; step_ablate theta; step_publish ;;
-  classical|search|physnet|deepphys|tscan|efficientphys|autohr|publish) "step_$1" ;;
+    step_physformer; step_autohr; step_ablate loss; step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|publish) "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;
   *) echo "leaderboard: unknown step $1" >&2; exit 2 ;;

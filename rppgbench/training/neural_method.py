@@ -110,6 +110,11 @@ class NeuralMethod(Method):
         """Device-side per-batch augmentations used in training (default: none)."""
         return ()
 
+    def training_hooks(self) -> Sequence[object]:
+        """Objects whose `on_epoch_start(loop, epoch)` etc. the training loop calls (default: none),
+        e.g. to tell an epoch-dependent loss the current epoch."""
+        return ()
+
     # -- harness ------------------------------------------------------------------------------------
     def device_setup(self, requested: str | None = None) -> DeviceSetup:
         """The device for this method: `device` param if not auto, else `requested`, else auto."""
@@ -158,6 +163,7 @@ class NeuralMethod(Method):
             scheduler=scheduler,
             eval_fn=NeuralMethod._evaluate_with(self),
             batch_augment=self.batch_augmentations(),
+            hooks=self.training_hooks(),
             fingerprint=self._fingerprint(train, seed),
         )
         self.model, self._device = distributed.unwrap_model(model), device
