@@ -50,35 +50,35 @@ FRAME_DEPTH = Param(
     "frame_depth", 10, "frames per temporal-shift segment; training and inference windows are whole segments"
 )
 
-TSCAN = MethodDeclaration(
-    name="tscan",
-    target="rppgbench_plugins.neural.tscan:TSCAN",
-    description="TS-CAN temporal shift convolutional attention network (Liu et al., NeurIPS 2020)",
-    trains=True,
-    params=neural_params(
-        epochs=10, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=160, size=36
-    ) + (
-        Param("dropout", 0.25, "dropout after the conv stages (twice this before the output layer)"),
-        Param("detrend_lambda", 100.0, "smoothness-priors lambda (at 30 Hz) applied after integration"),
-        FRAME_DEPTH,
-    ),
-    checks=(multiple_of_param("clip_frames", "frame_depth"),),
-)  # fmt: skip
 
-EFFICIENTPHYS = MethodDeclaration(
-    name="efficientphys",
-    target="rppgbench_plugins.neural.efficientphys:EfficientPhys",
-    description="EfficientPhys: normalisation module, shifted convolutions, self-attention (Liu et al., WACV 2023)",
-    trains=True,
-    params=neural_params(
-        epochs=10, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=160, size=36
-    ) + (
-        Param("dropout", 0.25, "dropout after the conv stages (twice this before the output layer)"),
-        Param("detrend_lambda", 100.0, "smoothness-priors lambda (at 30 Hz) applied after integration"),
-        FRAME_DEPTH,
-    ),
-    checks=(multiple_of_param("clip_frames", "frame_depth"),),
-)  # fmt: skip
+def _shift_network(name: str, target: str, description: str) -> MethodDeclaration:
+    """TS-CAN and EfficientPhys share DeepPhys's settings plus the temporal-shift segment length."""
+    return MethodDeclaration(
+        name=name,
+        target=target,
+        description=description,
+        trains=True,
+        params=neural_params(
+            epochs=10, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=160, size=36
+        ) + (
+            Param("dropout", 0.25, "dropout after the conv stages (twice this before the output layer)"),
+            Param("detrend_lambda", 100.0, "smoothness-priors lambda (at 30 Hz) applied after integration"),
+            FRAME_DEPTH,
+        ),
+        checks=(multiple_of_param("clip_frames", "frame_depth"),),
+    )  # fmt: skip
+
+
+TSCAN = _shift_network(
+    "tscan",
+    "rppgbench_plugins.neural.tscan:TSCAN",
+    "TS-CAN temporal shift convolutional attention network (Liu et al., NeurIPS 2020)",
+)
+EFFICIENTPHYS = _shift_network(
+    "efficientphys",
+    "rppgbench_plugins.neural.efficientphys:EfficientPhys",
+    "EfficientPhys: normalisation module, shifted convolutions, self-attention (Liu et al., WACV 2023)",
+)
 
 
 @hookimpl
