@@ -144,7 +144,7 @@ def test_fingerprint_covers_the_dataset_and_its_options():
 
 def test_shipped_protocol_resolves_to_what_the_leaderboard_runs_recorded():
     """The files lost their repeated [reference]/[hr] blocks, not a single setting: the published
-    synth-5fold runs (recorded before) still resume and share tables with new runs."""
+    synth-5fold runs, recorded before the format had a version and after, resume and share tables."""
     from rppgbench.leaderboard.results import packaged_results
     from rppgbench.planning import comparable
     from rppgbench.protocol import fingerprint, load_protocol
@@ -152,8 +152,10 @@ def test_shipped_protocol_resolves_to_what_the_leaderboard_runs_recorded():
     now = load_protocol("synth-5fold").to_dict()
     runs = sorted(packaged_results("synth-5fold").glob("*/run.json"))
     assert runs
+    versions = set()
     for path in runs:
         recorded = json.loads(path.read_text())["config"]
-        assert "version" not in recorded["protocol"]  # written by the format before `version`
+        versions.add(recorded["protocol"].get("version"))
         assert comparable(recorded)["protocol"] == comparable({**recorded, "protocol": now})["protocol"]
         assert fingerprint(recorded["protocol"]) == fingerprint(now)
+    assert None in versions  # runs recorded before the protocol format had a version
