@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
     args = p.parse_args(argv)
-    print(f"{'run':10s} {'recipe':10s} {'wall (min)':>10s} {'train (s)':>10s} {'test (s)':>9s}  machine")
+    width = max(len("run"), *(len(run.name) for run in args.runs))
+    print(f"{'run':{width}s} {'recipe':10s} {'wall (min)':>10s} {'train (s)':>10s} {'test (s)':>9s}  machine")
     for run in args.runs:
         store = RunStore(run)
         manifest = store.read_manifest()
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         test = sum(f.get("timings", {}).get("test_s", 0.0) for f in folds)
         where = manifest["provenance"]
         minutes = (updated - started).total_seconds() / 60
-        print(f"{run.name:10s} {label:10s} {minutes:10.1f} {train:10.0f} {test:9.0f}  "
+        print(f"{run.name:{width}s} {label:10s} {minutes:10.1f} {train:10.0f} {test:9.0f}  "
               f"{where.get('cpu_count')} cores, {where.get('accelerator') or 'no GPU'}")  # fmt: skip
 
 

@@ -13,7 +13,7 @@ import json
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +82,13 @@ class Protocol:
     hr: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The protocol as recorded in results (the resolved file, defaults included, and where it lay)."""
-        return {**self.raw, "_source": str(self.source) if self.source else None}
+        """The protocol as recorded in results (the resolved file, defaults included, and where it came
+        from: `registered:NAME` for an installed protocol, so results do not carry this machine's paths)."""
+        recorded = self.origin or (str(self.source) if self.source else None)
+        return {**self.raw, "_source": recorded}
 
     def fingerprint(self) -> str:
         """Hash of the tables that decide what is measured (see `fingerprint`)."""
@@ -113,6 +116,7 @@ def available_protocols() -> dict[str, Any]:
 def load_protocol(name_or_path: str | Path, split_file: Path | None = None) -> Protocol:
     """Load a protocol by registered name or from a .toml path; `split_file` overrides the file's."""
     candidate = Path(name_or_path)
+    origin = None
     if candidate.suffix == ".toml" or candidate.is_file():
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: protocol file not found")
@@ -124,11 +128,12 @@ def load_protocol(name_or_path: str | Path, split_file: Path | None = None) -> P
             raise UnknownNameError("protocol", str(name_or_path), sorted(table))
         entry = table[str(name_or_path)]
         text, source = entry.read_text(), Path(str(entry))
+        origin = f"registered:{name_or_path}"
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    return parse_protocol(raw, source, split_file)
+    return replace(parse_protocol(raw, source, split_file), origin=origin)
 
 
 def _read_protocol_text(path: Path) -> str:

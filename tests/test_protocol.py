@@ -159,3 +159,13 @@ def test_shipped_protocol_resolves_to_what_the_leaderboard_runs_recorded():
         assert comparable(recorded)["protocol"] == comparable({**recorded, "protocol": now})["protocol"]
         assert fingerprint(recorded["protocol"]) == fingerprint(now)
     assert None in versions  # runs recorded before the protocol format had a version
+
+
+def test_results_record_where_a_protocol_came_from_without_this_machines_paths(tmp_path):
+    """An installed protocol is recorded by name, a user's file by the path as given."""
+    from rppgbench.protocol import load_protocol
+
+    assert load_protocol("synth-mini").to_dict()["_source"] == "registered:synth-mini"
+    own = tmp_path / "mine.toml"
+    own.write_text(load_protocol("synth-mini").source.read_text())
+    assert load_protocol(own).to_dict()["_source"] == str(own)
