@@ -124,3 +124,35 @@ def test_synth_command_writes_a_dataset(tmp_path, monkeypatch):
     assert (out / "meta.json").is_file() and (out / "p001" / "v1" / "video.avi").is_file()
     again = CliRunner().invoke(synth_command, ["--out", str(out), "--preset", "synth-mini"])
     assert again.exit_code != 0 and "not empty" in str(again.exception)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+    return 10 * np.log10(255.0**2 / mse)
+
+
+def test_h264_scenarios_code_the_clip_at_their_bitrate_and_the_same_way_every_time():
+    """The H.264 levels degrade the very frames the lossless render gives, more at fewer bits per
+    pixel, deterministically; the VIPL-HR presets keep their seven scenarios (their data unchanged)."""
+    from rppgbench_plugins.datasets.synthetic.presets import ALL_SCENARIOS
+
+    assert len(ALL_SCENARIOS) == 7 and not any(s.startswith("h264") for s in ALL_SCENARIOS)
+    assert PRESETS["synth-h264"].scenarios == ("stationary", "h264-high", "h264-mid", "h264-low", "h264-min")
+    quality = {}
+    for level in ("h264-high", "h264-min"):
+        # A clip's frames are drawn once (its noise generator advances), so each pass gets its own clip.
+        lossless = np.stack(list(_fixed_hr_clip(72.0, level, seconds=2.0)._renderer.frames()))
+        coded = np.stack(list(_fixed_hr_clip(72.0, level, seconds=2.0).frames()))
+        assert coded.shape == lossless.shape and coded.dtype == np.uint8
+        assert np.array_equal(coded, np.stack(list(_fixed_hr_clip(72.0, level, seconds=2.0).frames())))
+        quality[level] = _psnr(coded, lossless)
+    assert 25.0 < quality["h264-min"] < quality["h264-high"] < 60.0
+
+
+def test_the_pulse_survives_a_good_h264_recording():
+    """At the high level the face-mean green still peaks at the true HR (at the lowest it may not)."""
+    clip = _fixed_hr_clip(84.0, "h264-high", seconds=12.0)
+    x, y, w, h = clip.boxes[0]
+    green = [frame[y : y + h, x : x + w, 1].mean() for frame in clip.frames()]
+    fs = 1.0 / np.median(np.diff(clip.times))
+    assert estimate_hr(np.asarray(green), fs, HRConfig()) == pytest.approx(84.0, abs=1.5)

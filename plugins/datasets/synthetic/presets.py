@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rppgbench.errors import ConfigError
 
-from .scene import SCENARIOS
+from .scene import SCENARIOS, VIPL_SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Preset:
 
 CODEC_RATIO = {"HFYU": 0.38, "FFV1": 0.25, "MJPG": 0.07}
 """Compressed / raw size of the noisy synthetic videos, per codec (HFYU measured on synth-default)."""
-ALL_SCENARIOS = tuple(SCENARIOS)
+ALL_SCENARIOS = VIPL_SCENARIOS  # the seven VIPL-HR conditions (the H.264 levels have their own preset)
+H264_SCENARIOS = ("stationary",) + tuple(name for name in SCENARIOS if name.startswith("h264-"))
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -76,6 +77,15 @@ PRESETS: dict[str, Preset] = {
             "12 subjects x all 7 scenarios x 20 s at 160x120: the per-scenario validity study.",
             n_subjects=12,
             scenarios=ALL_SCENARIOS,
+            duration_s=20.0,
+            width=160,
+            height=120,
+        ),
+        Preset(
+            "synth-h264",
+            "12 subjects at rest x lossless and H.264 at 4 bitrates x 20 s at 160x120: the video-coding study.",
+            n_subjects=12,
+            scenarios=H264_SCENARIOS,
             duration_s=20.0,
             width=160,
             height=120,

@@ -13,7 +13,7 @@ is 1, specular_k(t): Blinn-Phong highlights in the light's colour (no pulse), e:
 (darker faces and dimmer rooms get a longer exposure, within 0.9-1.6x), g: the camera gain, n_k(t):
 shot and read noise of a 640x480 sensor (averaged down when the clip is smaller) times the gain.
 More blood absorbs more light, so the reflected light falls as p rises. Frames are quantised to uint8
-(and JPEG-degraded in the compression scenario). See docs/synthetic.md for every parameter.
+(JPEG-degraded per frame in the compression scenario, H.264-coded as a clip in the h264 ones). See docs/synthetic.md for every parameter.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .codec import h264_roundtrip
 from .faces import Identity, Sprite, make_sprite
 from .pulse import PulseParams, PulseTrain
 from .scene import Scenario, Timeline
@@ -71,8 +72,12 @@ class RenderedClip:
     _renderer: _FrameRenderer
 
     def frames(self) -> Iterator[np.ndarray]:
-        """(H, W, 3) uint8 RGB frames, one at a time (nothing but the current frame is held)."""
-        return self._renderer.frames()
+        """(H, W, 3) uint8 RGB frames, one at a time (nothing but the current frame is held; an H.264
+        scenario holds the clip's compressed stream)."""
+        bpp = self.spec.scenario.video_bpp
+        if bpp is None:
+            return self._renderer.frames()
+        return h264_roundtrip(self._renderer.frames(), self.spec.width, self.spec.height, self.spec.fps, bpp)
 
 
 def render_clip(spec: ClipSpec) -> RenderedClip:

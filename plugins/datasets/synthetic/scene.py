@@ -31,7 +31,16 @@ class Scenario:
     flicker: float = 0.0  # amplitude of aliased lamp flicker (fraction of the light)
     light_changes: float = 0.0  # amplitude of illumination steps and ramps (fraction)
     jpeg_quality: int | None = None  # per-frame JPEG quality (camera compression); each clip draws +-12
+    video_bpp: float | None = None  # the clip is H.264-coded at this many bits per pixel per frame (codec.py)
 
+
+H264_LEVELS = (
+    ("high", 0.2, "a good webcam recording"),
+    ("mid", 0.1, "a typical video call"),
+    ("low", 0.05, "a congested video call"),
+    ("min", 0.02, "a starved stream"),
+)
+"""Bitrate levels of the H.264 scenarios: name, bits per pixel per frame, what it is like."""
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -88,8 +97,22 @@ SCENARIOS: dict[str, Scenario] = {
             "Strong camera compression (JPEG quality 35-60 per frame) at rest.",
             jpeg_quality=47,
         ),
+        *(
+            Scenario(
+                f"v{8 + i}",
+                f"h264-{level}",
+                f"At rest, stored as H.264 at {bpp} bits per pixel per frame "
+                f"({round(bpp * 640 * 480 * 30 / 1000)} kbps at 640x480 and 30 fps): {what}.",
+                video_bpp=bpp,
+            )
+            for i, (level, bpp, what) in enumerate(H264_LEVELS)
+        ),
     )
 }
+"""The first seven scenarios (v1-v7) are VIPL-HR's conditions; v8-v11 are one condition at four video
+bitrates, from a high-quality recording down to a starved video call."""
+
+VIPL_SCENARIOS = tuple(name for name, s in SCENARIOS.items() if s.video_bpp is None)
 
 
 def band_noise(

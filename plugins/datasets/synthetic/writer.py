@@ -126,6 +126,8 @@ def write_clip(spec: ClipSpec, folder: Path, codec: str = "HFYU", video: bool = 
         "pulse": asdict(spec.pulse),
         "identity": asdict(spec.identity),
     }
+    if spec.scenario.video_bpp is not None:
+        summary["video_bpp"] = spec.scenario.video_bpp
     (folder / "clip.json").write_text(json.dumps(summary, indent=1))
     return summary
 
