@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rppgbench.errors import DataError
+from rppgbench.errors import ConfigError, DataError
 from rppgbench.plugins import registry
 from rppgbench.signal.hr import reference_hr
 from rppgbench.testing import (
@@ -247,3 +247,86 @@ def test_fixture_copy_is_independent(trees, tmp_path):
     break_missing_reference(copy, 0)
     assert fixture.videos[0].reference.is_file() and not copy.videos[0].reference.is_file()
     assert Path(copy.videos[0].video).is_file()
+
+
+def test_scamps_frame_options(trees):
+    fixture = trees("scamps")
+    crop = loader_for(fixture, frames="Xsub")
+    record = crop.records()[0]
+    frames = np.stack(list(crop.open_frames(record)))
+    assert frames.shape == (120, 120, 120, 3)  # the square face crop
+    assert reference_hr(crop.load_reference(record), 0.0, 3.9) == pytest.approx(
+        fixture.by_id()[record.id].hr_bpm, abs=2.5
+    )
+    wrong = loader_for(fixture, frame_axes="hwct")
+    with pytest.raises(DataError, match="frame_axes"):
+        wrong.open_frames(wrong.records()[0])
+    slow = loader_for(fixture, ppg_rate=10.0)  # one sample per frame read as 10 Hz: 3x the video
+    with pytest.raises(DataError, match="ppg_rate"):
+        slow.load_reference(slow.records()[0])
+
+
+def test_mmpd_labels_become_the_scenario(trees):
+    fixture = trees("mmpd")
+    records = loader_for(fixture).records()
+    known = fixture.by_id()
+    for record in records:
+        labels = known[record.id].extra["labels"]
+        assert record.meta["labels"]["light"] == labels["light"]
+        assert record.meta["labels"]["skin_color"] == str(labels["skin_color"])
+        assert record.meta["labels"]["gender"] in ("male", "female")
+    motion = loader_for(fixture, scenario_labels=["motion"]).records()
+    assert {r.scenario for r in motion} == {
+        f"motion={v['motion']}" for v in (known[r.id].extra["labels"] for r in motion)
+    }
+    with pytest.raises(ConfigError, match="scenario_labels"):
+        loader_for(fixture, labels=["light"], scenario_labels=["motion"]).records()
+    stretched = loader_for(fixture, ppg_rate=0.0)  # rPPG-Toolbox's way: the PPG spans the video
+    record = stretched.records()[0]
+    assert reference_hr(stretched.load_reference(record), 0.0, 3.9) == pytest.approx(
+        known[record.id].hr_bpm, abs=2.5
+    )
+
+
+def test_ubfcphys_task_filter_lists_no_problem_for_absent_tasks(trees):
+    fixture = trees("ubfcphys")
+    assert loader_for(fixture, tasks=["T2"]).records() == []
+    assert {r.scenario for r in loader_for(fixture).records()} == {"rest"}
+
+
+def test_ibvp_signal_quality(trees):
+    fixture = trees("ibvp")
+    loader = loader_for(fixture)
+    record = loader.records()[0]
+    quality = loader.signal_quality(record)
+    assert set(np.unique(quality)) == {0.2, 1.0}
+    strict = loader_for(fixture, min_quality=0.95)  # 90 % of the fixture's samples are good
+    with pytest.raises(DataError, match="below min_quality"):
+        strict.load_reference(strict.records()[0])
+    assert loader_for(fixture, min_quality=0.5).load_reference(record).kind == "ppg"
+
+
+def test_lgippgi_sync_and_timer_options(trees):
+    fixture = trees("lgippgi")
+    record = loader_for(fixture).records()[0]
+    end = loader_for(fixture).load_reference(record)
+    assert end.times[0] == pytest.approx(-0.5, abs=0.02)  # the oximeter started before the camera
+    start = loader_for(fixture, sync="start").load_reference(record)
+    assert start.times[0] == 0.0 and start.times[-1] > end.times[-1]
+    no_timer = loader_for(fixture, use_timer=False)
+    np.testing.assert_allclose(no_timer.frame_timestamps(record, 100, 25.0), np.arange(100) / 25.0)
+    hr = loader_for(fixture, reference="hr").load_reference(record)
+    assert hr.kind == "hr" and hr.values.mean() == pytest.approx(round(fixture.by_id()[record.id].hr_bpm))
+
+
+def test_bp4d_reference_frames_and_tasks_options(trees):
+    fixture = trees("bp4d")
+    hr = loader_for(fixture, reference="hr")
+    record = hr.records()[0]
+    reference = hr.load_reference(record)
+    assert reference.kind == "hr" and reference.rate == pytest.approx(1000.0)
+    assert reference.values.mean() == pytest.approx(fixture.by_id()[record.id].hr_bpm, abs=0.01)
+    folders_only = loader_for(fixture, frames="folders").records()  # the fixture holds zip files
+    assert folders_only and all("no frames" in r.meta.get("error", "") for r in folders_only)
+    with pytest.raises(DataError, match="no BP4D"):
+        loader_for(fixture, tasks=["T8"]).records()  # nothing of task T8 anywhere

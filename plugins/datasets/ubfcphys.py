@@ -55,10 +55,11 @@ class UBFCPhys(DatasetLoader):
             for task in self.options["tasks"]:
                 found.append(self._record(folder, str(task), frame_range))
             present = [r for r in found if r is not None]
-            if not present:
+            any_video = self.options["video_name"].format(subject=folder.name, task="*")
+            if not present and not any(folder.glob(any_video)):
                 out.append(
                     common.problem_record(
-                        "ubfcphys", folder.name, "none", folder, f"no video: no {LAYOUT} files"
+                        "ubfcphys", folder.name, "none", folder, f"no video: no {any_video} files"
                     )
                 )
             out += present
