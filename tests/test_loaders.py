@@ -330,3 +330,9 @@ def test_bp4d_reference_frames_and_tasks_options(trees):
     assert folders_only and all("no frames" in r.meta.get("error", "") for r in folders_only)
     with pytest.raises(DataError, match="no BP4D"):
         loader_for(fixture, tasks=["T8"]).records()  # nothing of task T8 anywhere
+
+
+def test_cohface_sessions_option(trees):
+    fixture = trees("cohface")  # one session, "0", per subject
+    assert len(loader_for(fixture, sessions=[0]).records()) == len(fixture.videos)
+    assert loader_for(fixture, sessions=[2, 3]).records() == []  # no natural-light sessions: none listed

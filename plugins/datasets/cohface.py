@@ -48,11 +48,11 @@ class COHFACE(DatasetLoader):
         wanted = {str(s) for s in self.options["sessions"]}
         out = []
         for subject_dir in subjects:
-            sessions = sorted(
-                (p for p in subject_dir.iterdir() if p.is_dir() and (not wanted or p.name in wanted)),
-                key=lambda p: common.natural_key(p.name),
+            every = sorted(
+                (p for p in subject_dir.iterdir() if p.is_dir()), key=lambda p: common.natural_key(p.name)
             )
-            if not sessions:
+            sessions = [p for p in every if not wanted or p.name in wanted]
+            if not every:
                 out.append(
                     common.problem_record(
                         "cohface", subject_dir.name, "none", subject_dir, "no session folders"
