@@ -336,3 +336,21 @@ def test_cohface_sessions_option(trees):
     fixture = trees("cohface")  # one session, "0", per subject
     assert len(loader_for(fixture, sessions=[0]).records()) == len(fixture.videos)
     assert loader_for(fixture, sessions=[2, 3]).records() == []  # no natural-light sessions: none listed
+
+
+def test_mat_labels_read_alike_from_v5_and_v73_files(tmp_path):
+    from rppgbench_plugins.datasets import matfile
+
+    from rppgbench.testing.dataset_fixtures import write_mat5, write_mat73
+
+    labels = {"light": "Nature", "skin_color": 4.0, "ppg": np.arange(5.0)}
+    old = write_mat5(tmp_path / "old.mat", {**labels, "motion": np.array(["Talking"], dtype=object)})
+    new = write_mat73(tmp_path / "new.mat", labels)
+    assert not matfile.is_v73(old) and matfile.is_v73(new)
+    for path in (old, new):
+        read = matfile.read_variables(path, ["light", "skin_color", "ppg"])
+        assert read["light"] == "Nature" and matfile.scalar_text(read["skin_color"]) == "4"
+        np.testing.assert_array_equal(np.ravel(read["ppg"]), np.arange(5.0))
+    assert matfile.scalar_text(matfile.read_variables(old, ["motion"])["motion"]) == "Talking"  # a cell
+    with pytest.raises(DataError, match="variable missing .*not found.*light"):
+        matfile.read_variables(new, ["missing"])

@@ -99,6 +99,11 @@ def _read_h5(path: Path, names: Sequence[str]) -> dict[str, Any]:
                 value = node[()]
                 kind = node.attrs.get("MATLAB_class", b"")
                 kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                if kind == "cell" and value.size:  # a cell array: its first element (a label)
+                    node = f[np.ravel(value)[0]]
+                    value = node[()]
+                    kind = node.attrs.get("MATLAB_class", b"")
+                    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
                 if kind == "char":
                     out[name] = "".join(chr(c) for c in np.ravel(value.T) if c).strip()
                 else:
@@ -110,12 +115,14 @@ def _read_h5(path: Path, names: Sequence[str]) -> dict[str, Any]:
 
 def scalar_text(value: Any) -> str:
     """A label as text: MATLAB strings as they are, numbers without a trailing '.0'."""
-    if isinstance(value, str):
-        return value
-    flat = np.ravel(np.asarray(value))
-    if flat.size == 0:
-        return ""
-    item = flat[0]
+    item = value
+    while isinstance(item, np.ndarray):  # scipy gives cells as nested object arrays
+        flat = np.ravel(item)
+        if flat.size == 0:
+            return ""
+        item = flat[0]
+    if isinstance(item, bytes):
+        item = item.decode(errors="replace")
     if isinstance(item, (np.floating, float)) and float(item).is_integer():
         return str(int(item))
     return str(item).strip()
