@@ -119,7 +119,8 @@ def test_protocols_shipped_before_merging_keep_their_fingerprints(name):
 
 NEW_PROTOCOLS = [
     "cohface", "cohface-clean", "cohface-natural", "scamps-to-ubfc", "scamps-to-pure", "scamps-to-mmpd",
-    "pure-to-mmpd", "ubfc-to-mmpd", "pure-scamps-to-ubfc",
+    "pure-to-mmpd", "ubfc-to-mmpd", "pure-scamps-to-ubfc", "mmpd-to-ubfc", "mmpd-to-pure", "mmpd", "ubfcphys",
+    "ibvp", "lgippgi", "scamps", "bp4d",
 ]  # fmt: skip
 
 
