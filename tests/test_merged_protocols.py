@@ -212,3 +212,23 @@ def test_merged_protocol_trains_on_two_fixture_datasets_and_tests_on_a_third(tmp
     assert {role: spec["name"] for role, spec in run["config"]["datasets"].items()} == {
         "train:ubfc": "ubfc", "train:scamps": "scamps", "test": "ubfcphys",
     }  # fmt: skip
+
+
+def test_merged_kfold_plan_over_two_fixture_datasets(tmp_path):
+    from rppgbench.planning import plan_data
+    from rppgbench.testing import make_tree
+
+    ubfc = make_tree("ubfc", tmp_path / "ubfc", seconds=1.0)
+    cohface = make_tree("cohface", tmp_path / "cohface", seconds=1.0)
+    protocol = tmp_path / "pooled.toml"
+    protocol.write_text(
+        'name = "pooled"\n[[dataset]]\nname = "ubfc"\n[[dataset]]\nname = "cohface"\n'
+        'options = { sessions = [0] }\n[split]\nkind = "kfold"\nfolds = 3\n'
+    )
+    plan = plan_data(protocol, {"ubfc": ubfc.root, "cohface": cohface.root})
+    assert list(plan.loaders) == ["data:ubfc", "data:cohface"]
+    assert plan.loaders["data:cohface"].options["sessions"] == (0,)
+    for fold in plan.folds:  # one subject of each dataset per fold
+        assert sorted(r.dataset for r in fold.test) == ["cohface", "ubfc"]
+        assert len(fold.train) == 4
+    assert sorted(r.id for f in plan.folds for r in f.test) == sorted([*ubfc.by_id(), *cohface.by_id()])
