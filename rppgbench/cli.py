@@ -101,7 +101,7 @@ def list_command(kind: str) -> None:
         for name in sorted(available_protocols()):
             try:
                 protocol = load_protocol(name)
-                datasets = ", ".join(f"{role}={spec.name}" if role != "data" else spec.name
+                datasets = ", ".join(f"{role.split(':')[0]}={spec.name}" if role.split(":")[0] != "data" else spec.name
                                      for role, spec in protocol.datasets.items())  # fmt: skip
                 rows.append((name, protocol.split_kind, datasets, protocol.description))
             except RppgbenchError as exc:

@@ -19,7 +19,15 @@ from rppgbench.dataset import DatasetLoader
 from rppgbench.errors import ConfigError, DamagedRunError, UnknownNameError
 from rppgbench.method import Method
 from rppgbench.plugins import registry
-from rppgbench.protocol import Fold, Protocol, check_preprocess, excluded_records, load_protocol, make_folds
+from rppgbench.protocol import (
+    Fold,
+    Protocol,
+    check_preprocess,
+    excluded_records,
+    load_protocol,
+    make_folds,
+    role_of,
+)
 from rppgbench.protocol_schema import resolve_protocol
 from rppgbench.recipes import Recipe, get_recipe, layered_params
 from rppgbench.store import FoldStore, RunStore, normalised
@@ -197,7 +205,8 @@ def _load(protocol: str | Path, split_file: Path | None) -> Protocol:
 def _loader(protocol: Protocol, role: str, data_roots: Mapping[str, Path]) -> DatasetLoader:
     """The dataset loader of one role; a wrong name or option names the protocol file and table."""
     spec = protocol.datasets[role]
-    table = "[dataset]" if role == "data" else f"[split.{role}]"
+    base = role_of(role)
+    table = ("[dataset]" if base == "data" else f"[split.{base}]") + (f" {spec.name}" if base != role else "")
     try:
         cls = registry().dataset(spec.name)
         return cls(resolve_root(data_roots, role, spec.name), **spec.options)

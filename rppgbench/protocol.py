@@ -225,6 +225,9 @@ def check_preprocess(protocol: Protocol) -> None:
 
 
 def _dataset_specs(raw: dict, split: dict, kind: str, fail) -> dict[str, DatasetSpec]:
+    """Dataset specs by role: "data", or "train" and "test"; a merged role gives one per dataset
+    ("train:pure", "train:scamps"), each keeping its own loader, options and data root."""
+
     def spec(table: Any, label: str) -> DatasetSpec:
         if not isinstance(table, dict) or not isinstance(table.get("name"), str):
             raise fail(f"{label} must be a table with a dataset 'name'")
@@ -233,13 +236,41 @@ def _dataset_specs(raw: dict, split: dict, kind: str, fail) -> dict[str, Dataset
             raise fail(f"{label} options must be a table")
         return DatasetSpec(table["name"], dict(options))
 
+    def role(value: Any, name: str, label: str) -> dict[str, DatasetSpec]:
+        if not isinstance(value, list):
+            return {name: spec(value, label)}
+        specs = [spec(table, f"{label} entry {n}") for n, table in enumerate(value, start=1)]
+        return {f"{name}{ROLE_SEPARATOR}{s.name}": s for s in specs}
+
     if kind == "cross":
         if "train" not in split or "test" not in split:
             raise fail("[split] kind 'cross' needs [split.train] and [split.test] dataset tables")
-        return {"train": spec(split["train"], "[split.train]"), "test": spec(split["test"], "[split.test]")}
+        return {
+            **role(split["train"], "train", "[split.train]"),
+            **role(split["test"], "test", "[split.test]"),
+        }
     if "dataset" not in raw:
         raise fail("[dataset] table is required (name and options)")
-    return {"data": spec(raw["dataset"], "[dataset]")}
+    specs = role(raw["dataset"], "data", "[dataset]")
+    if len(specs) > 1 and kind == "file":
+        raise fail(
+            "[split] kind 'file' takes one dataset; merged datasets split by subject with kind 'kfold'"
+        )
+    return specs
+
+
+ROLE_SEPARATOR = ":"
+"""Separates a role from the dataset name in the role keys of a merged role ("train:scamps")."""
+
+
+def role_of(key: str) -> str:
+    """The role ("data", "train" or "test") of a dataset role key ("train:scamps" -> "train")."""
+    return key.split(ROLE_SEPARATOR, 1)[0]
+
+
+def records_of(records: dict[str, list[Record]], role: str) -> list[Record]:
+    """Every record of a role, over all of its datasets (in the protocol's order)."""
+    return [r for key, group in records.items() if role_of(key) == role for r in group]
 
 
 def _test_spec(table: dict, fail) -> WindowingSpec:
@@ -402,7 +433,7 @@ def excluded_records(protocol: Protocol, records: dict[str, list[Record]]) -> li
 def make_folds(protocol: Protocol, records: dict[str, list[Record]]) -> list[Fold]:
     """Split records (by dataset role) into the protocol's folds, never letting a subject cross a split."""
     if protocol.split_kind == "cross":
-        train, test = records["train"], records["test"]
+        train, test = records_of(records, "train"), records_of(records, "test")
         shared = sorted({(r.dataset, r.subject) for r in train} & {(r.dataset, r.subject) for r in test})
         if shared:
             listing = ", ".join(f"{d}/{s}" for d, s in shared[:10]) + (" ..." if len(shared) > 10 else "")
@@ -411,6 +442,8 @@ def make_folds(protocol: Protocol, records: dict[str, list[Record]]) -> list[Fol
                 f"subject(s): {listing}"
             )
         return [Fold("all", train, test)]
+    if len(records) > 1:
+        return _merged_kfold(protocol, records)
     data = records["data"]
     subjects = [r.subject for r in data]
     if protocol.split_kind == "kfold":
@@ -428,3 +461,28 @@ def make_folds(protocol: Protocol, records: dict[str, list[Record]]) -> list[Fol
         train = [r for r in data if r.subject not in test_subjects and r.subject not in skip]
         folds.append(Fold(str(index), train, test))
     return folds
+
+
+def _merged_kfold(protocol: Protocol, records: dict[str, list[Record]]) -> list[Fold]:
+    """k subject folds over merged datasets: each dataset's subjects are split as that dataset alone
+    would be (same seed, same folds), and fold i tests fold i of every dataset. Subjects are told
+    apart per dataset, so subject "1" of one dataset and "1" of another are different people."""
+    test_groups: list[set[tuple[str, str]]] = [set() for _ in range(protocol.folds)]
+    for key, group in records.items():
+        try:
+            folds = subject_folds([r.subject for r in group], protocol.folds, protocol.seed)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{protocol.source or 'protocol'}: [split] key 'folds' ({key.split(ROLE_SEPARATOR)[-1]}): {exc}"
+            ) from exc
+        for index, subjects in enumerate(folds):
+            test_groups[index] |= {(r.dataset, r.subject) for r in group if r.subject in set(subjects)}
+    data = records_of(records, "data")
+    return [
+        Fold(
+            str(index),
+            [r for r in data if (r.dataset, r.subject) not in group],
+            [r for r in data if (r.dataset, r.subject) in group],
+        )
+        for index, group in enumerate(test_groups, start=1)
+    ]

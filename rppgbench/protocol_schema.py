@@ -10,6 +10,11 @@ loader's declared params (both checked when a run is planned, so listing protoco
 A file's `version` is the protocol format it is written in (1 when absent). `resolve_protocol`
 merges the format's `DEFAULTS` under the file's own tables, so the `[reference]` and `[hr]` blocks
 that nearly every protocol shares are written once, here; results record the resolved protocol.
+
+Dataset tables (`[dataset]`, `[split.train]`, `[split.test]`) may also name several datasets, merged
+into one set of records: an array of tables (`[[split.train]]`), or names (`train = ["pure",
+"scamps"]`). `resolve_protocol` writes every such reference in one form (a single table, or a list
+of tables for several), so a protocol means, and fingerprints, the same however it is written.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Table:
     keys: Mapping[str, Key] = field(default_factory=dict)
     tables: Mapping[str, Table] = field(default_factory=dict)
     free: bool = False  # any key allowed (options checked by their owner: dataset loader, HR, preprocess)
+    many: bool = False  # may also be a dataset name, or a list of tables and names (merged datasets)
 
 
 def one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
@@ -73,7 +79,9 @@ def _readable(version: int) -> str | None:
 
 
 NUMBER = (int, float)
-DATASET = Table({"name": Key((str,), required=True)}, {"options": Table(free=True)})
+DATASET = Table({"name": Key((str,), required=True)}, {"options": Table(free=True)}, many=True)
+DATASET_TABLES = (("dataset",), ("split", "train"), ("split", "test"))
+"""Where dataset references sit in a protocol (each one table, a name, or a list of them)."""
 SCHEMA = Table(
     {
         "name": Key((str,), lambda v: None if v.strip() else "must not be empty", required=True),
@@ -134,6 +142,9 @@ def validate_table(values: Any, schema: Table, where: str, label: str) -> None:
         return
     valid = sorted([*schema.keys, *schema.tables])
     for key, value in values.items():
+        if key in schema.tables and schema.tables[key].many and not isinstance(value, dict):
+            _validate_many(value, schema.tables[key], where, _sub(label, key))
+            continue
         if key in schema.tables:
             validate_table(value, schema.tables[key], where, _sub(label, key))
             continue
@@ -151,6 +162,30 @@ def validate_table(values: Any, schema: Table, where: str, label: str) -> None:
     for key, spec in schema.keys.items():
         if spec.required and key not in values:
             raise ConfigError(f"{where}: {label} key {key!r} is required")
+
+
+def _validate_many(value: Any, schema: Table, where: str, label: str) -> None:
+    """A dataset reference given as a name or a list of tables and names (several datasets merged)."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ConfigError(f"{where}: {label} must name at least one dataset")
+    names = []
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, str):
+            if not item.strip():
+                raise ConfigError(f"{where}: {label} entry {number} must not be an empty name")
+            names.append(item)
+            continue
+        if not isinstance(item, dict):
+            raise ConfigError(
+                f"{where}: {label} must be a table, a dataset name or a list of them, "
+                f"got {type(item).__name__} {item!r}"
+            )
+        validate_table(item, schema, where, f"{label} entry {number}")
+        names.append(item["name"])
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"{where}: {label} names dataset(s) {', '.join(twice)} more than once")
 
 
 def _sub(label: str, key: str) -> str:
@@ -184,4 +219,21 @@ def resolve_protocol(raw: Mapping[str, Any]) -> dict[str, Any]:
         own = raw.get(table, {})
         if isinstance(own, dict):
             resolved[table] = {**defaults, **own}
+    for path in DATASET_TABLES:
+        parent = resolved
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent.get(key), dict) else None
+            if parent is None:
+                break
+        if parent is not None and path[-1] in parent and not isinstance(parent[path[-1]], dict):
+            if parent is not resolved:  # copy the enclosing table before changing it
+                parent = resolved[path[0]] = dict(parent)
+            parent[path[-1]] = dataset_tables(parent[path[-1]])
     return resolved
+
+
+def dataset_tables(value: Any) -> Any:
+    """A dataset reference in one form: a table for one dataset, a list of tables for several."""
+    items = value if isinstance(value, list) else [value]
+    tables = [{"name": item} if isinstance(item, str) else item for item in items]
+    return tables[0] if len(tables) == 1 else tables

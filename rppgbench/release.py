@@ -195,7 +195,9 @@ def write_release(
     timings = fold.read_metrics().get("timings", {})
     info = read_weights_info(fold.model_path)  # verifies the checksum header
     method = info["method"]
-    dataset = config["datasets"]["data"] if "data" in config["datasets"] else config["datasets"]["train"]
+    dataset = next(
+        spec for role, spec in config["datasets"].items() if role.split(":")[0] in ("data", "train")
+    )
     if dataset["name"] != "synthetic":
         raise ConfigError(
             f"{run}: shipped weights are trained on the synthetic dataset only, not {dataset['name']!r}"

@@ -18,7 +18,9 @@ pytest.importorskip("rppgbench_plugins.classical")
 from rppgbench.cli import build_cli  # noqa: E402
 from rppgbench.testing import break_empty_subject, break_missing_reference, break_video, make_tree  # noqa: E402
 
-DATASETS = ["vipl", "mahnob", "mmse", "ubfc", "pure", "cohface"]
+DATASETS = [
+    "vipl", "mahnob", "mmse", "ubfc", "pure", "cohface", "scamps", "mmpd", "ubfcphys", "ibvp", "lgippgi", "bp4d",
+]  # fmt: skip
 
 
 def write_protocol(
@@ -106,8 +108,12 @@ def test_cross_dataset_protocol_with_named_data_roots(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["vipl-5fold", "mahnob-5fold", "vipl-to-mmse", "ubfc", "pure", "pure-to-ubfc", "ubfc-to-pure"]
-)
+    "name",
+    [
+        "vipl-5fold", "mahnob-5fold", "vipl-to-mmse", "ubfc", "pure", "pure-to-ubfc", "ubfc-to-pure", "cohface",
+        "scamps-to-ubfc", "scamps-to-mmpd", "pure-to-mmpd", "ubfc-to-mmpd", "pure-scamps-to-ubfc",
+    ],
+)  # fmt: skip
 def test_shipped_protocols_load_and_build_their_loaders(name, tmp_path):
     from rppgbench.plugins import registry
     from rppgbench.protocol import load_protocol

@@ -1,4 +1,4 @@
-"""The six benchmark dataset loaders on tiny fixtures written in each dataset's real on-disk layout."""
+"""The benchmark dataset loaders on tiny fixtures written in each dataset's real on-disk layout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rppgbench.errors import DataError
+from rppgbench.errors import ConfigError, DataError
 from rppgbench.plugins import registry
 from rppgbench.signal.hr import reference_hr
 from rppgbench.testing import (
@@ -28,8 +28,22 @@ CASES = {
     "ubfc-dataset1": ("ubfc", {"variant": "dataset1"}),
     "pure": ("pure", {}),
     "cohface": ("cohface", {}),
+    "scamps": ("scamps", {}),
+    "scamps-v5": ("scamps", {"mat_version": "5", "videos": 2}),
+    "mmpd": ("mmpd", {}),
+    "mmpd-v73": ("mmpd", {"mat_version": "7.3", "subjects": 2}),
+    "ubfcphys": ("ubfcphys", {}),
+    "ibvp": ("ibvp", {}),
+    "lgippgi": ("lgippgi", {}),
+    "bp4d": ("bp4d", {}),
+    "bp4d-extracted": ("bp4d", {"extracted": True, "subjects": ("F001", "M002")}),
 }
-DATASETS = ["vipl", "mahnob", "mmse", "ubfc", "pure", "cohface"]
+DATASETS = [
+    "vipl", "mahnob", "mmse", "ubfc", "pure", "cohface", "scamps", "mmpd", "ubfcphys", "ibvp", "lgippgi", "bp4d",
+]  # fmt: skip
+UNTIMED = {"ibvp"}
+"""Datasets whose reference has no time base of its own (spread over the video): a short or
+wrongly-sampled reference cannot be told from a good one."""
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +134,8 @@ BREAKERS = {
 def test_bad_input_gives_a_specific_error_naming_the_file(dataset, damage, trees, tmp_path):
     if dataset == "mahnob" and damage == "nan_reference":
         pytest.skip("a BDF stores integers: it cannot hold NaN samples")
+    if dataset in UNTIMED and damage in ("short_reference", "wrong_rate"):
+        pytest.skip("the reference is spread over the video: its length sets its rate")
     fixture = trees(dataset).copy_to(tmp_path / "tree")
     breaker, phrase = BREAKERS[damage]
     broken_file = breaker(fixture, 0)
@@ -231,3 +247,110 @@ def test_fixture_copy_is_independent(trees, tmp_path):
     break_missing_reference(copy, 0)
     assert fixture.videos[0].reference.is_file() and not copy.videos[0].reference.is_file()
     assert Path(copy.videos[0].video).is_file()
+
+
+def test_scamps_frame_options(trees):
+    fixture = trees("scamps")
+    crop = loader_for(fixture, frames="Xsub")
+    record = crop.records()[0]
+    frames = np.stack(list(crop.open_frames(record)))
+    assert frames.shape == (120, 120, 120, 3)  # the square face crop
+    assert reference_hr(crop.load_reference(record), 0.0, 3.9) == pytest.approx(
+        fixture.by_id()[record.id].hr_bpm, abs=2.5
+    )
+    wrong = loader_for(fixture, frame_axes="hwct")
+    with pytest.raises(DataError, match="frame_axes"):
+        wrong.open_frames(wrong.records()[0])
+    slow = loader_for(fixture, ppg_rate=10.0)  # one sample per frame read as 10 Hz: 3x the video
+    with pytest.raises(DataError, match="ppg_rate"):
+        slow.load_reference(slow.records()[0])
+
+
+def test_mmpd_labels_become_the_scenario(trees):
+    fixture = trees("mmpd")
+    records = loader_for(fixture).records()
+    known = fixture.by_id()
+    for record in records:
+        labels = known[record.id].extra["labels"]
+        assert record.meta["labels"]["light"] == labels["light"]
+        assert record.meta["labels"]["skin_color"] == str(labels["skin_color"])
+        assert record.meta["labels"]["gender"] in ("male", "female")
+    motion = loader_for(fixture, scenario_labels=["motion"]).records()
+    assert {r.scenario for r in motion} == {
+        f"motion={v['motion']}" for v in (known[r.id].extra["labels"] for r in motion)
+    }
+    with pytest.raises(ConfigError, match="scenario_labels"):
+        loader_for(fixture, labels=["light"], scenario_labels=["motion"]).records()
+    stretched = loader_for(fixture, ppg_rate=0.0)  # rPPG-Toolbox's way: the PPG spans the video
+    record = stretched.records()[0]
+    assert reference_hr(stretched.load_reference(record), 0.0, 3.9) == pytest.approx(
+        known[record.id].hr_bpm, abs=2.5
+    )
+
+
+def test_ubfcphys_task_filter_lists_no_problem_for_absent_tasks(trees):
+    fixture = trees("ubfcphys")
+    assert loader_for(fixture, tasks=["T2"]).records() == []
+    assert {r.scenario for r in loader_for(fixture).records()} == {"rest"}
+
+
+def test_ibvp_signal_quality(trees):
+    fixture = trees("ibvp")
+    loader = loader_for(fixture)
+    record = loader.records()[0]
+    quality = loader.signal_quality(record)
+    assert set(np.unique(quality)) == {0.2, 1.0}
+    strict = loader_for(fixture, min_quality=0.95)  # 90 % of the fixture's samples are good
+    with pytest.raises(DataError, match="below min_quality"):
+        strict.load_reference(strict.records()[0])
+    assert loader_for(fixture, min_quality=0.5).load_reference(record).kind == "ppg"
+
+
+def test_lgippgi_sync_and_timer_options(trees):
+    fixture = trees("lgippgi")
+    record = loader_for(fixture).records()[0]
+    end = loader_for(fixture).load_reference(record)
+    assert end.times[0] == pytest.approx(-0.5, abs=0.02)  # the oximeter started before the camera
+    start = loader_for(fixture, sync="start").load_reference(record)
+    assert start.times[0] == 0.0 and start.times[-1] > end.times[-1]
+    no_timer = loader_for(fixture, use_timer=False)
+    np.testing.assert_allclose(no_timer.frame_timestamps(record, 100, 25.0), np.arange(100) / 25.0)
+    hr = loader_for(fixture, reference="hr").load_reference(record)
+    assert hr.kind == "hr" and hr.values.mean() == pytest.approx(round(fixture.by_id()[record.id].hr_bpm))
+
+
+def test_bp4d_reference_frames_and_tasks_options(trees):
+    fixture = trees("bp4d")
+    hr = loader_for(fixture, reference="hr")
+    record = hr.records()[0]
+    reference = hr.load_reference(record)
+    assert reference.kind == "hr" and reference.rate == pytest.approx(1000.0)
+    assert reference.values.mean() == pytest.approx(fixture.by_id()[record.id].hr_bpm, abs=0.01)
+    folders_only = loader_for(fixture, frames="folders").records()  # the fixture holds zip files
+    assert folders_only and all("no frames" in r.meta.get("error", "") for r in folders_only)
+    with pytest.raises(DataError, match="no BP4D"):
+        loader_for(fixture, tasks=["T8"]).records()  # nothing of task T8 anywhere
+
+
+def test_cohface_sessions_option(trees):
+    fixture = trees("cohface")  # one session, "0", per subject
+    assert len(loader_for(fixture, sessions=[0]).records()) == len(fixture.videos)
+    assert loader_for(fixture, sessions=[2, 3]).records() == []  # no natural-light sessions: none listed
+
+
+def test_mat_labels_read_alike_from_v5_and_v73_files(tmp_path):
+    from rppgbench_plugins.datasets import matfile
+
+    from rppgbench.testing.dataset_fixtures import write_mat5, write_mat73
+
+    labels = {"light": "Nature", "skin_color": 4.0, "ppg": np.arange(5.0)}
+    old = write_mat5(tmp_path / "old.mat", {**labels, "motion": np.array(["Talking"], dtype=object)})
+    new = write_mat73(tmp_path / "new.mat", labels)
+    assert not matfile.is_v73(old) and matfile.is_v73(new)
+    for path in (old, new):
+        read = matfile.read_variables(path, ["light", "skin_color", "ppg"])
+        assert read["light"] == "Nature" and matfile.scalar_text(read["skin_color"]) == "4"
+        np.testing.assert_array_equal(np.ravel(read["ppg"]), np.arange(5.0))
+    assert matfile.scalar_text(matfile.read_variables(old, ["motion"])["motion"]) == "Talking"  # a cell
+    with pytest.raises(DataError, match="variable missing .*not found.*light"):
+        matfile.read_variables(new, ["missing"])

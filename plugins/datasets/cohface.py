@@ -3,6 +3,9 @@
 Layout: `<root>/<subject>/<session>/data.avi` and `data.hdf5` with datasets `pulse` (BVP),
 `respiration` and `time` (seconds), sampled at 256 Hz. The reference's time origin is its first
 `time` value, taken as the video's first frame.
+
+Sessions 0 and 1 are lit by studio light ("clean"), 2 and 3 by natural light ("natural"), as the
+dataset's own protocols (bob.db.cohface) group them; the `sessions` option keeps some of them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class COHFACE(DatasetLoader):
     name = "cohface"
     description = "COHFACE: 40 subjects x 4 sessions, compressed 20-fps video, 256-Hz BVP in HDF5"
     params = (
+        Param("sessions", (), "session folders to keep, e.g. [0, 1] (studio light); empty keeps all"),
         Param("rate", 256.0, "expected sampling rate of the HDF5 signals in Hz (20 % tolerance)"),
         Param("fps", 0.0, "frame rate; 0 reads it from the video header"),
         Param("frame_range", (), "frames [start, stop) used from every video; empty uses all"),
@@ -41,12 +45,14 @@ class COHFACE(DatasetLoader):
         if not subjects:
             raise DataError(f"{root}: not a COHFACE root: no numbered subject folders (expected {LAYOUT})")
         frame_range = common.frame_range_option(self.options["frame_range"])
+        wanted = {str(s) for s in self.options["sessions"]}
         out = []
         for subject_dir in subjects:
-            sessions = sorted(
+            every = sorted(
                 (p for p in subject_dir.iterdir() if p.is_dir()), key=lambda p: common.natural_key(p.name)
             )
-            if not sessions:
+            sessions = [p for p in every if not wanted or p.name in wanted]
+            if not every:
                 out.append(
                     common.problem_record(
                         "cohface", subject_dir.name, "none", subject_dir, "no session folders"

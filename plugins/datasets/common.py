@@ -302,3 +302,38 @@ def frame_range_option(value: tuple[int, ...] | list[int]) -> tuple[int, int | N
 
         raise ConfigError(f"frame_range must be [start, stop] with 0 <= start < stop, got {list(value)}")
     return (items[0], items[1])
+
+
+def fixed_rate_reference(
+    loader: DatasetLoader,
+    record: Record,
+    path: Path,
+    values: np.ndarray,
+    what: str,
+    rate: float,
+    option: str = "ppg_rate",
+) -> Reference:
+    """A PPG stored without timestamps at `rate` Hz (0: one sample per video frame), checked against the video."""
+    check_finite(path, values, what)
+    rate = float(rate or record.fps or loader.options.get("fps") or 0.0)
+    if rate <= 0:
+        raise DataError(f"{path}: no sampling rate for {what} (set the loader option {option})")
+    span = video_span(loader, record)
+    check_fixed_rate_length(path, values.size, rate, span, what, option)
+    return validated_reference(
+        path, "ppg", values, np.arange(values.size) / rate, loader=loader, record=record, what=what
+    )
+
+
+def stretched_reference(
+    loader: DatasetLoader, record: Record, path: Path, values: np.ndarray, what: str
+) -> Reference:
+    """A PPG without timestamps or a known rate, spread evenly over the video (it starts and ends with it)."""
+    check_finite(path, values, what)
+    frames = loader.open_frames(record)
+    count = frames.frame_count() or 0
+    seconds = count / frames.fps if count and frames.fps else 0.0
+    if values.size < 2 or seconds <= 0:
+        raise DataError(f"{path}: cannot spread {values.size} {what} samples over a {seconds:.2f}-s video")
+    times = np.arange(values.size) * (seconds / values.size)
+    return validated_reference(path, "ppg", values, times, loader=loader, record=record, what=what)

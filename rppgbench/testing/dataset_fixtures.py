@@ -651,6 +651,440 @@ def _write_cohface_reference(
         f.create_dataset("time", data=times * (10.0 if wrong_rate else 1.0))
 
 
+# --------------------------------------------------------------------------- MATLAB files (SCAMPS, MMPD)
+
+MATLAB_73_HEADER = (
+    b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  2 12:00:00 2023 HDF5 schema 1.00 ."
+)
+
+
+def write_mat73(path: Path, variables: dict[str, Any]) -> Path:
+    """Write a MATLAB v7.3 file: HDF5 behind MATLAB's 512-byte header, arrays with their axes reversed
+    (as MATLAB stores them), text as uint16 `char` arrays, numeric arrays gzip-compressed in chunks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w", userblock_size=512) as f:
+        for name, value in variables.items():
+            if isinstance(value, str):
+                data = np.array([[ord(c) for c in value]], dtype=np.uint16).T
+                f.create_dataset(name, data=data).attrs["MATLAB_class"] = np.bytes_("char")
+                continue
+            array = np.asarray(value)
+            array = array.reshape(1, -1) if array.ndim == 1 else array
+            options = (
+                {"compression": "gzip", "compression_opts": 1, "shuffle": True} if array.size > 4096 else {}
+            )
+            matlab_class = {np.dtype(np.float32): "single", np.dtype(np.uint8): "uint8"}.get(
+                array.dtype, "double"
+            )
+            f.create_dataset(name, data=array.T, **options).attrs["MATLAB_class"] = np.bytes_(matlab_class)
+    header = MATLAB_73_HEADER.ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as handle:
+        handle.write(header.ljust(512, b"\x00"))
+    return path
+
+
+def write_mat5(path: Path, variables: dict[str, Any]) -> Path:
+    """Write a MATLAB v5 file (compressed) with scipy.io, as older MATLAB releases save them."""
+    from scipy.io import savemat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, variables, do_compression=True)
+    return path
+
+
+def _write_mat(path: Path, variables: dict[str, Any], version: str) -> Path:
+    return write_mat73(path, variables) if version == "7.3" else write_mat5(path, variables)
+
+
+def _mat_frames(times: np.ndarray, hr: float, size: tuple[int, int], seed: int) -> np.ndarray:
+    """Frames as MATLAB (t, h, w, c) single-precision values in [0, 1], as SCAMPS and MMPD store them."""
+    return synthetic_face_frames(times, hr, size, seed=seed).astype(np.float32) / np.float32(255.0)
+
+
+def _rewrite_mat_variable(path: Path, name: str, value: Any | None) -> None:
+    """Replace (or with None delete) one variable of a .mat file in place."""
+    if mat_is_v73(path):
+        with h5py.File(path, "a") as f:
+            if name in f:
+                del f[name]
+            if value is not None:
+                array = np.asarray(value)
+                array = array.reshape(1, -1) if array.ndim == 1 else array
+                f.create_dataset(name, data=array.T).attrs["MATLAB_class"] = np.bytes_("double")
+        return
+    from scipy.io import loadmat
+
+    content = {k: v for k, v in loadmat(path).items() if not k.startswith("__")}
+    content.pop(name, None)
+    if value is not None:
+        content[name] = value
+    write_mat5(path, content)
+
+
+def mat_is_v73(path: Path) -> bool:
+    """True for an HDF5-based (v7.3) .mat file."""
+    with open(path, "rb") as handle:
+        return handle.read(520)[512:520] == b"\x89HDF\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- SCAMPS
+
+SCAMPS_FPS = 30.0
+
+
+def make_scamps_tree(
+    root: Path,
+    videos: int = 3,
+    seconds: float = 4.0,
+    fps: float = SCAMPS_FPS,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    hr_bpm: float | Sequence[float] | None = None,
+    mat_version: str = "7.3",
+    seed: int = 0,
+) -> DatasetFixture:
+    """SCAMPS: `P<NNNNNN>.mat` per video (MATLAB v7.3 = HDF5, or `mat_version="5"`) with `RawFrames`,
+    `Xsub` (a centre crop), `d_ppg` and `d_br` (one sample per frame) and a few more per-frame signals."""
+    root = Path(root)
+    hrs = _hr_values(videos, hr_bpm, seed)
+    out = []
+    for i, hr in enumerate(hrs):
+        name = f"P{i + 1:06d}"
+        path = root / f"{name}.mat"
+        times = _frame_times(seconds, fps)
+        frames = _mat_frames(times, hr, size, seed + i)
+        h, w = frames.shape[1:3]
+        side = min(h, w)
+        crop = frames[:, (h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
+        video = FixtureVideo(f"scamps/{name}/1", name, "1", path, path, hr, fps, times)
+        variables = {
+            "RawFrames": frames,
+            "Xsub": crop,
+            "d_ppg": ppg_wave(times, hr),
+            "d_br": 0.5 * np.sin(2 * np.pi * 0.25 * times),
+            "d_pitch": np.zeros(times.size),
+        }
+        _write_mat(path, variables, mat_version)
+        out.append(video)
+    return DatasetFixture("scamps", root, out, "ppg")
+
+
+def _write_scamps_reference(
+    video: FixtureVideo, seconds: float, wrong_rate: bool = False, nan: bool = False
+) -> None:
+    rate = video.fps * (3.0 if wrong_rate else 1.0)
+    times = _reference_times(seconds, rate) / (3.0 if wrong_rate else 1.0)
+    _rewrite_mat_variable(video.reference, "d_ppg", _with_nans(ppg_wave(times, video.hr_bpm), nan))
+
+
+# --------------------------------------------------------------------------- MMPD
+
+MMPD_LABELS = (
+    {"light": "LED-low", "motion": "Stationary", "exercise": "False", "skin_color": 3},
+    {"light": "Nature", "motion": "Talking", "exercise": "False", "skin_color": 5},
+    {"light": "Incandescent", "motion": "Stationary (after exercise)", "exercise": "True", "skin_color": 6},
+)
+
+
+def mmpd_scenario(labels: dict[str, Any]) -> str:
+    """The `Record.scenario` the MMPD loader builds from a file's labels (default scenario_labels)."""
+    return ";".join(f"{k}={labels[k]}" for k in ("light", "motion", "exercise", "skin_color"))
+
+
+def make_mmpd_tree(
+    root: Path,
+    subjects: int = 3,
+    videos_per_subject: int = 1,
+    seconds: float = 4.0,
+    fps: float = 30.0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    hr_bpm: float | Sequence[float] | None = None,
+    mat_version: str = "5",
+    seed: int = 0,
+) -> DatasetFixture:
+    """MMPD: `subject<N>/p<N>_<k>.mat` with `video` (t, h, w, c in [0, 1]), `GT_ppg` (1 x T, at the frame
+    rate) and the labels `light`, `motion`, `exercise`, `skin_color`, `gender`, `glasser`, `hair_cover`,
+    `makeup` (text, skin colour a number)."""
+    root = Path(root)
+    keys = [(s, k) for s in range(1, subjects + 1) for k in range(videos_per_subject)]
+    hrs = _hr_values(len(keys), hr_bpm, seed)
+    out = []
+    for i, ((subject, k), hr) in enumerate(zip(keys, hrs, strict=True)):
+        path = root / f"subject{subject}" / f"p{subject}_{k}.mat"
+        times = _frame_times(seconds, fps)
+        labels = MMPD_LABELS[i % len(MMPD_LABELS)]
+        variables = {
+            "video": _mat_frames(times, hr, size, seed + i),
+            "GT_ppg": ppg_wave(times, hr).reshape(1, -1),
+            **{key: (float(v) if isinstance(v, int) else v) for key, v in labels.items()},
+            "gender": "female" if subject % 2 else "male",
+            "glasser": "False",
+            "hair_cover": "False",
+            "makeup": "False",
+        }
+        _write_mat(path, variables, mat_version)
+        out.append(
+            FixtureVideo(
+                f"mmpd/subject{subject}/{k}", f"subject{subject}", str(k), path, path, hr, fps, times,
+                scenario=mmpd_scenario(labels), extra={"labels": labels},
+            )
+        )  # fmt: skip
+    return DatasetFixture("mmpd", root, out, "ppg")
+
+
+def _write_mmpd_reference(
+    video: FixtureVideo, seconds: float, wrong_rate: bool = False, nan: bool = False
+) -> None:
+    rate = video.fps * (3.0 if wrong_rate else 1.0)
+    times = _reference_times(seconds, rate) / (3.0 if wrong_rate else 1.0)
+    ppg = _with_nans(ppg_wave(times, video.hr_bpm), nan).reshape(1, -1)
+    _rewrite_mat_variable(video.reference, "GT_ppg", ppg)
+
+
+# --------------------------------------------------------------------------- UBFC-Phys
+
+UBFCPHYS_BVP_RATE = 64.0
+UBFCPHYS_TASKS = {"T1": "rest", "T2": "speech", "T3": "arithmetic"}
+
+
+def make_ubfcphys_tree(
+    root: Path,
+    subjects: int = 3,
+    tasks: Sequence[str] = ("T1",),
+    seconds: float = 4.0,
+    fps: float = 35.0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    hr_bpm: float | Sequence[float] | None = None,
+    seed: int = 0,
+) -> DatasetFixture:
+    """UBFC-Phys: `s<N>/vid_s<N>_T<k>.avi` with `bvp_s<N>_T<k>.csv` (64 Hz, one value a line, no header)
+    and `eda_s<N>_T<k>.csv` (4 Hz)."""
+    root = Path(root)
+    keys = [(s, t) for s in range(1, subjects + 1) for t in tasks]
+    hrs = _hr_values(len(keys), hr_bpm, seed)
+    out = []
+    for i, ((subject, task), hr) in enumerate(zip(keys, hrs, strict=True)):
+        folder = root / f"s{subject}"
+        times = _frame_times(seconds, fps)
+        video_path = write_avi(
+            folder / f"vid_s{subject}_{task}.avi", synthetic_face_frames(times, hr, size, seed=seed + i), fps
+        )
+        video = FixtureVideo(
+            f"ubfcphys/s{subject}/{task}", f"s{subject}", task, video_path, folder / f"bvp_s{subject}_{task}.csv",
+            hr, fps, times, scenario=UBFCPHYS_TASKS.get(task, task),
+        )  # fmt: skip
+        _write_ubfcphys_reference(video, seconds=video.duration)
+        eda = 2.0 + 0.1 * np.sin(np.arange(int(video.duration * 4)) / 4.0)
+        (folder / f"eda_s{subject}_{task}.csv").write_text("".join(f"{v:.6f}\n" for v in eda))
+        out.append(video)
+    return DatasetFixture("ubfcphys", root, out, "ppg")
+
+
+def _write_ubfcphys_reference(
+    video: FixtureVideo, seconds: float, wrong_rate: bool = False, nan: bool = False
+) -> None:
+    rate = UBFCPHYS_BVP_RATE * (3.0 if wrong_rate else 1.0)
+    times = _reference_times(seconds, rate) / (3.0 if wrong_rate else 1.0)
+    bvp = _with_nans(40.0 * ppg_wave(times, video.hr_bpm), nan)
+    video.reference.write_text("".join(f"{v:.6f}\n" if np.isfinite(v) else "nan\n" for v in bvp))
+
+
+# --------------------------------------------------------------------------- iBVP
+
+IBVP_CONDITIONS = {"a": "breathing_rest", "b": "easy_math", "c": "difficult_math", "d": "head_movement"}
+IBVP_PPG_RATE = 250.0  # the fixture's own choice: the loader spreads the PPG over the video
+
+
+def make_ibvp_tree(
+    root: Path,
+    subjects: int = 3,
+    conditions: Sequence[str] = ("a",),
+    seconds: float = 4.0,
+    fps: float = 30.0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    hr_bpm: float | Sequence[float] | None = None,
+    seed: int = 0,
+) -> DatasetFixture:
+    """iBVP: `p<NN>_<c>/` with `p<NN>_<c>_rgb/<n>.bmp` (RGB), `p<NN>_<c>_t/<n>.raw` (16-bit thermal,
+    640x512 in the release, a few small ones here) and `p<NN>_<c>_bvp.csv`: a header line, then rows of
+    PPG and signal-quality labels spanning the video."""
+    root = Path(root)
+    keys = [(s, c) for s in range(1, subjects + 1) for c in conditions]
+    hrs = _hr_values(len(keys), hr_bpm, seed)
+    out = []
+    for i, ((subject, condition), hr) in enumerate(zip(keys, hrs, strict=True)):
+        name = f"p{subject:02d}_{condition}"
+        folder = root / name
+        times = _frame_times(seconds, fps)
+        frames = synthetic_face_frames(times, hr, size, seed=seed + i)
+        write_images(folder / f"{name}_rgb", frames, [f"{n + 1}.bmp" for n in range(len(frames))])
+        thermal = folder / f"{name}_t"
+        thermal.mkdir(parents=True, exist_ok=True)
+        for n in range(3):
+            np.full((8, 8), 7600 + n, dtype=np.uint16).tofile(thermal / f"{n + 1}.raw")
+        video = FixtureVideo(
+            f"ibvp/p{subject:02d}/{condition}", f"p{subject:02d}", condition, folder / f"{name}_rgb",
+            folder / f"{name}_bvp.csv", hr, fps, times, scenario=IBVP_CONDITIONS[condition],
+        )  # fmt: skip
+        _write_ibvp_reference(video, seconds=video.duration)
+        out.append(video)
+    return DatasetFixture("ibvp", root, out, "ppg")
+
+
+def _write_ibvp_reference(
+    video: FixtureVideo, seconds: float, wrong_rate: bool = False, nan: bool = False
+) -> None:
+    times = _reference_times(seconds, IBVP_PPG_RATE)
+    ppg = _with_nans(ppg_wave(times, video.hr_bpm), nan)
+    quality = np.where(np.arange(times.size) % 50 < 45, 1.0, 0.2)
+    rows = [
+        f"{p:.6f},1,{q:.2f},{q:.2f}" if np.isfinite(p) else f"nan,1,{q:.2f},{q:.2f}"
+        for p, q in zip(ppg, quality, strict=True)
+    ]
+    video.reference.write_text("BVP,SQ1,SQA,SQ2\n" + "\n".join(rows) + "\n")
+
+
+# --------------------------------------------------------------------------- LGI-PPGI
+
+LGI_WAVE_RATE = 60.0
+LGI_SUBJECTS = ("alex", "angelo", "cpi", "david", "felix", "harun")
+
+
+def _boost_xml(items: Sequence[Sequence[str]]) -> str:
+    """A Boost serialisation XML archive of a list of items with fields value0, value1, ..."""
+    body = "".join(
+        '\t<item class_id="1" tracking_level="0" version="0">\n'
+        + "".join(f"\t\t<value{k}>{v}</value{k}>\n" for k, v in enumerate(item))
+        + "\t</item>\n"
+        for item in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\n<!DOCTYPE boost_serialization>\n'
+        '<boost_serialization signature="serialization::archive" version="12">\n'
+        f'<data class_id="0" tracking_level="0" version="0">\n\t<count>{len(items)}</count>\n'
+        f"\t<item_version>0</item_version>\n{body}</data>\n</boost_serialization>\n"
+    )
+
+
+def make_lgippgi_tree(
+    root: Path,
+    subjects: int = 3,
+    sessions: Sequence[str] = ("resting",),
+    seconds: float = 4.0,
+    fps: float = 25.0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    hr_bpm: float | Sequence[float] | None = None,
+    seed: int = 0,
+) -> DatasetFixture:
+    """LGI-PPGI: `<subject>/<subject>_<session>/` with `cv_camera_sensor_stream_handler.avi` (uncompressed),
+    `cv_camera_sensor_timer_stream_handler.xml` (frame times in ms, jittered) and
+    `cms50_stream_handler.xml` (60-Hz pleth and pulse rate; it starts before the camera and stops with it)."""
+    root = Path(root)
+    keys = [(LGI_SUBJECTS[s], n) for s in range(subjects) for n in sessions]
+    hrs = _hr_values(len(keys), hr_bpm, seed)
+    out = []
+    for i, ((subject, session), hr) in enumerate(zip(keys, hrs, strict=True)):
+        folder = root / subject / f"{subject}_{session}"
+        times = _frame_times(seconds, fps, jitter_s=0.003, seed=seed + i)
+        stamps_ms = np.rint(times * 1000.0)
+        times = (stamps_ms - stamps_ms[0]) / 1000.0
+        write_avi(
+            folder / "cv_camera_sensor_stream_handler.avi",
+            synthetic_face_frames(times, hr, size, seed=seed + i),
+            fps,
+            "I420",
+        )
+        (folder / "cv_camera_sensor_timer_stream_handler.xml").write_text(
+            _boost_xml([(str(n), f"{t:.0f}") for n, t in enumerate(stamps_ms + 1000)])
+        )
+        video = FixtureVideo(
+            f"lgippgi/{subject}/{session}", subject, session, folder / "cv_camera_sensor_stream_handler.avi",
+            folder / "cms50_stream_handler.xml", hr, fps, times, scenario=session,
+        )  # fmt: skip
+        _write_lgippgi_reference(video, seconds=float(times[-1]) + 0.5)
+        out.append(video)
+    return DatasetFixture("lgippgi", root, out, "ppg")
+
+
+def _write_lgippgi_reference(
+    video: FixtureVideo, seconds: float, wrong_rate: bool = False, nan: bool = False
+) -> None:
+    """`seconds` of oximeter samples ending at the video's last frame (3x as many for a wrong rate)."""
+    end = float(video.timestamps[-1])
+    rate = LGI_WAVE_RATE * (3.0 if wrong_rate else 1.0)
+    n = int(round(seconds * rate)) + 1
+    times = end - (n - 1 - np.arange(n)) / LGI_WAVE_RATE  # what the loader assumes at 60 Hz
+    if wrong_rate:
+        times = end - (n - 1 - np.arange(n)) / rate
+    wave = _with_nans(np.rint(50 + 40 * ppg_wave(times, video.hr_bpm)), nan)
+    items = [
+        (str(k), f"{video.hr_bpm:.0f}", f"{w:.0f}" if np.isfinite(w) else "nan") for k, w in enumerate(wave)
+    ]
+    video.reference.write_text(_boost_xml(items))
+
+
+# --------------------------------------------------------------------------- BP4D+
+
+BP4D_RATE = 1000.0
+
+
+def make_bp4d_tree(
+    root: Path,
+    subjects: Sequence[str] = ("F001", "M001", "F002"),
+    tasks: Sequence[str] = ("T1",),
+    seconds: float = 4.0,
+    fps: float = 25.0,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    hr_bpm: float | Sequence[float] | None = None,
+    extracted: bool = False,
+    seed: int = 0,
+) -> DatasetFixture:
+    """BP4D+: `2D+3D/<subject>.zip` holding `<subject>/<task>/<nnnn>.jpg` (or, with `extracted`, those
+    folders under `2D+3D/`), and `Physiology/<subject>/<task>/` with `BP_mmHg.txt`, `Pulse Rate_BPM.txt`
+    and `Resp_Volts.txt`, one value a line at 1 kHz."""
+    import zipfile
+
+    root = Path(root)
+    keys = [(s, t) for s in subjects for t in tasks]
+    hrs = _hr_values(len(keys), hr_bpm, seed)
+    out = []
+    staging = root / "2D+3D"
+    for i, ((subject, task), hr) in enumerate(zip(keys, hrs, strict=True)):
+        times = _frame_times(seconds, fps)
+        frames = synthetic_face_frames(times, hr, size, seed=seed + i)
+        folder = staging / subject / task
+        write_images(folder, frames, [f"{n:04d}.jpg" for n in range(len(frames))])
+        physiology = root / "Physiology" / subject / task
+        physiology.mkdir(parents=True, exist_ok=True)
+        location = folder if extracted else staging / f"{subject}.zip"
+        video = FixtureVideo(
+            f"bp4d/{subject}/{task}", subject, task, location, physiology / "BP_mmHg.txt", hr, fps, times,
+            scenario=task,
+        )  # fmt: skip
+        _write_bp4d_reference(video, seconds=video.duration)
+        rr = _reference_times(video.duration, BP4D_RATE)
+        (physiology / "Pulse Rate_BPM.txt").write_text("".join(f"{hr:.3f}\n" for _ in rr))
+        (physiology / "Resp_Volts.txt").write_text(
+            "".join(f"{v:.4f}\n" for v in np.sin(2 * np.pi * 0.25 * rr))
+        )
+        out.append(video)
+    if not extracted:
+        for subject in dict.fromkeys(subjects):
+            with zipfile.ZipFile(staging / f"{subject}.zip", "w", zipfile.ZIP_STORED) as archive:
+                for path in sorted((staging / subject).rglob("*.jpg")):
+                    archive.write(path, path.relative_to(staging).as_posix())
+            shutil.rmtree(staging / subject)
+    return DatasetFixture("bp4d", root, out, "ppg", {"extracted": extracted})
+
+
+def _write_bp4d_reference(
+    video: FixtureVideo, seconds: float, wrong_rate: bool = False, nan: bool = False
+) -> None:
+    rate = BP4D_RATE * (3.0 if wrong_rate else 1.0)
+    times = _reference_times(seconds, rate) / (3.0 if wrong_rate else 1.0)
+    bp = _with_nans(95 + 20 * ppg_wave(times, video.hr_bpm), nan)
+    video.reference.write_text("".join(f"{v:.3f}\n" if np.isfinite(v) else "nan\n" for v in bp))
+
+
 # --------------------------------------------------------------------------- registry and breakers
 
 FIXTURE_MAKERS: dict[str, Callable[..., DatasetFixture]] = {
@@ -660,6 +1094,12 @@ FIXTURE_MAKERS: dict[str, Callable[..., DatasetFixture]] = {
     "ubfc": make_ubfc_tree,
     "pure": make_pure_tree,
     "cohface": make_cohface_tree,
+    "scamps": make_scamps_tree,
+    "mmpd": make_mmpd_tree,
+    "ubfcphys": make_ubfcphys_tree,
+    "ibvp": make_ibvp_tree,
+    "lgippgi": make_lgippgi_tree,
+    "bp4d": make_bp4d_tree,
 }
 
 _REFERENCE_WRITERS: dict[str, Callable[..., None]] = {
@@ -669,6 +1109,12 @@ _REFERENCE_WRITERS: dict[str, Callable[..., None]] = {
     "ubfc": _write_ubfc_reference,
     "pure": _write_pure_reference,
     "cohface": _write_cohface_reference,
+    "scamps": _write_scamps_reference,
+    "mmpd": _write_mmpd_reference,
+    "ubfcphys": _write_ubfcphys_reference,
+    "ibvp": _write_ibvp_reference,
+    "lgippgi": _write_lgippgi_reference,
+    "bp4d": _write_bp4d_reference,
 }
 
 
@@ -679,9 +1125,17 @@ def make_tree(dataset: str, root: Path, **kwargs: Any) -> DatasetFixture:
     return FIXTURE_MAKERS[dataset](Path(root), **kwargs)
 
 
+MAT_REFERENCE_VARIABLE = {"scamps": "d_ppg", "mmpd": "GT_ppg"}
+"""Datasets whose reference is a variable of the video's own .mat file, and that variable."""
+
+
 def break_missing_reference(fixture: DatasetFixture, index: int = 0) -> Path:
-    """Delete one record's reference file; returns its path."""
+    """Delete one record's reference file (or, where the video's .mat file holds it, that variable);
+    returns the file's path."""
     path = fixture.videos[index].reference
+    if fixture.dataset in MAT_REFERENCE_VARIABLE:
+        _rewrite_mat_variable(path, MAT_REFERENCE_VARIABLE[fixture.dataset], None)
+        return path
     path.unlink()
     return path
 
@@ -725,6 +1179,8 @@ def break_wrong_rate(fixture: DatasetFixture, index: int = 0) -> Path:
 
 
 def _full_seconds(fixture: DatasetFixture, video: FixtureVideo) -> float:
+    if fixture.dataset == "lgippgi":
+        return float(video.timestamps[-1]) + 0.5
     return float(np.ceil(video.duration) + 1) if fixture.dataset == "mahnob" else video.duration
 
 
@@ -766,4 +1222,37 @@ def break_empty_subject(fixture: DatasetFixture) -> Path:
         folder.mkdir(parents=True)
         shutil.copy(template.reference, folder / "data.hdf5")
         return root / "99"
+    return _break_empty_subject_more(fixture, template)
+
+
+def _break_empty_subject_more(fixture: DatasetFixture, template: FixtureVideo) -> Path:
+    root = fixture.root
+    if fixture.dataset == "scamps":
+        path = root / "P999999.mat"
+        write_mat73(path, {"d_ppg": np.zeros(10)})
+        return path
+    if fixture.dataset == "mmpd":
+        folder = root / "subject99"
+        write_mat5(folder / "p99_0.mat", {"GT_ppg": np.zeros((1, 10)), "light": "Nature"})
+        return folder
+    if fixture.dataset == "ubfcphys":
+        folder = root / "s99"
+        folder.mkdir()
+        shutil.copy(template.reference, folder / "bvp_s99_T1.csv")
+        return folder
+    if fixture.dataset == "ibvp":
+        folder = root / "p99_a"
+        folder.mkdir()
+        shutil.copy(template.reference, folder / "p99_a_bvp.csv")
+        return folder
+    if fixture.dataset == "lgippgi":
+        folder = root / "zoe" / "zoe_resting"
+        folder.mkdir(parents=True)
+        shutil.copy(template.reference, folder / template.reference.name)
+        return folder
+    if fixture.dataset == "bp4d":
+        folder = root / "Physiology" / "M099" / "T1"
+        folder.mkdir(parents=True)
+        shutil.copy(template.reference, folder / template.reference.name)
+        return folder
     raise KeyError(fixture.dataset)

@@ -31,7 +31,7 @@ from rppgbench.training.augment import BatchAugmentation, SampleAugmentation
 from rppgbench.training.checkpoint import load_checkpoint, save_checkpoint
 from rppgbench.training.device import DeviceSetup, seed_everything, setup_device
 from rppgbench.training.inference import predict_signal
-from rppgbench.training.sampling import Batch, split_by_subject
+from rppgbench.training.sampling import Batch, split_by_subject, subject_names
 from rppgbench.training.trainer import LoopConfig, LoopResult, TrainingLoop, build_optimizer, build_scheduler
 from rppgbench.training_params import RUNTIME_PARAMS, neural_params
 
@@ -175,8 +175,8 @@ class NeuralMethod(Method):
         summary = {
             "method": self.name,
             "subjects": {
-                "train": sorted({c.record.subject for c in fitted}),
-                "validation": sorted({c.record.subject for c in selection}),
+                "train": subject_names(fitted),
+                "validation": subject_names(selection),
             },
             "best_epoch": self.fit_result.best_epoch,
             "best_metric": self.fit_result.best_metric,

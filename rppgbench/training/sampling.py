@@ -267,10 +267,14 @@ class EpochSampler(Sampler):
 def split_by_subject(
     clips: Sequence[Clip], val_fraction: float, seed: int = 0
 ) -> tuple[list[Clip], list[Clip]]:
-    """Subject-disjoint train/validation split of clips by `record.subject` (subjects shuffled by seed)."""
+    """Subject-disjoint train/validation split of clips by subject (subjects shuffled by seed).
+
+    A subject is (dataset, subject id): merged training sets keep subject "1" of two datasets apart.
+    Within one dataset this orders, and so splits, exactly as the bare subject ids do.
+    """
     if not 0.0 <= val_fraction < 1.0:
         raise DataError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    subjects = sorted({c.record.subject for c in clips})
+    subjects = sorted({(c.record.dataset, c.record.subject) for c in clips})
     if val_fraction == 0 or len(subjects) < 2:
         if val_fraction > 0:
             warnings.warn(
@@ -282,9 +286,17 @@ def split_by_subject(
     order = np.random.default_rng([seed, 104729]).permutation(len(subjects))
     n_val = min(len(subjects) - 1, max(1, round(val_fraction * len(subjects))))
     val_subjects = {subjects[i] for i in order[:n_val]}
-    return [c for c in clips if c.record.subject not in val_subjects], [
-        c for c in clips if c.record.subject in val_subjects
+    return [c for c in clips if (c.record.dataset, c.record.subject) not in val_subjects], [
+        c for c in clips if (c.record.dataset, c.record.subject) in val_subjects
     ]
+
+
+def subject_names(clips: Sequence[Clip]) -> list[str]:
+    """The clips' subjects, sorted: bare ids from one dataset, `dataset/subject` from several."""
+    pairs = {(c.record.dataset, c.record.subject) for c in clips}
+    if len({dataset for dataset, _ in pairs}) <= 1:
+        return sorted(subject for _, subject in pairs)
+    return sorted(f"{dataset}/{subject}" for dataset, subject in pairs)
 
 
 def make_loaders(
