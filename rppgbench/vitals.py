@@ -3,8 +3,9 @@
 The one place these vitals are computed, for method outputs and references alike:
 
 - beats: systolic peaks of the signal after the shared HR preprocessing (`rppgbench.signal.hr`:
-  detrend and band-pass), found by `systolic_peak_times` with a refractory distance of
-  `refractory` x the window's spectral HR period; inter-beat intervals (IBIs) outside the HR band or
+  detrend and band-pass; for camera signals with a pass band of `beat_band_hr` x the window's
+  spectral HR, which keeps noise from moving the peaks; contact references keep the HR band),
+  found by `systolic_peak_times` with a refractory distance of `refractory` x the window's HR period; inter-beat intervals (IBIs) outside the HR band or
   more than `ibi_tolerance` away from the window's median IBI are artefacts (a missed or an extra
   beat) and are left out, and so are the successive differences that touch them;
 - time-domain HRV (Task Force of the ESC and NASPE, Circulation 93(5), 1996): SDNN (SD of the IBIs,
@@ -51,7 +52,10 @@ class VitalsConfig:
     measures: vitals scored (and shown by `compare --metrics vitals`); resample_hz: rate of the evenly
     resampled IBI and respiratory series; resp_band_bpm: breathing rates searched (breaths/min);
     refractory: fraction of the spectral HR period within which a second peak is not a beat;
-    ibi_tolerance: largest relative deviation of an IBI from the window's median IBI.
+    ibi_tolerance: largest relative deviation of an IBI from the window's median IBI;
+    beat_band_hr: the band-pass applied before beat detection, as multiples of the window's spectral
+    HR (a band this narrow around the fundamental keeps noise from moving the peaks; it also smooths
+    the fastest beat-to-beat changes a little).
     """
 
     measures: tuple[str, ...] = ("sdnn", "rmssd", "pnn50", "lf_hf", "resp_rate")
@@ -59,6 +63,7 @@ class VitalsConfig:
     resp_band_bpm: tuple[float, float] = (6.0, 30.0)
     refractory: float = 0.6
     ibi_tolerance: float = 0.3
+    beat_band_hr: tuple[float, float] = (0.7, 1.3)
 
     def __post_init__(self) -> None:
         measures = (self.measures,) if isinstance(self.measures, str) else tuple(self.measures)
@@ -72,6 +77,10 @@ class VitalsConfig:
         object.__setattr__(self, "resp_band_bpm", band)
         if not self.resample_hz >= 2 * HF_BAND_HZ[1]:
             raise ConfigError(f"vitals.resample_hz must be at least {2 * HF_BAND_HZ[1]:g}")
+        beat = tuple(float(v) for v in self.beat_band_hr)
+        if len(beat) != 2 or not 0 < beat[0] < 1 < beat[1]:
+            raise ConfigError(f"vitals.beat_band_hr must be [low, high] with 0 < low < 1 < high, got {beat}")
+        object.__setattr__(self, "beat_band_hr", beat)
         if not 0 < self.refractory < 1 or not 0 < self.ibi_tolerance < 1:
             raise ConfigError("vitals.refractory and vitals.ibi_tolerance must lie between 0 and 1")
 
@@ -87,7 +96,7 @@ class VitalsConfig:
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise ConfigError(f"[vitals] unknown key(s) {unknown}; valid: {sorted(cls.__dataclass_fields__)}")
-        for key in ("measures", "resp_band_bpm"):
+        for key in ("measures", "resp_band_bpm", "beat_band_hr"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -167,18 +176,25 @@ def _hr_config(hr_config: Any) -> Any:
 
 
 def window_beats(
-    signal: np.ndarray, times: np.ndarray, config: VitalsConfig, hr_config: Any = None
+    signal: np.ndarray, times: np.ndarray, config: VitalsConfig, hr_config: Any = None, narrow: bool = True
 ) -> WindowBeats:
-    """Systolic peaks of one window's pulse signal, with peak and trough values and the IBI artefact mask."""
+    """Systolic peaks of one window's pulse signal, with peak and trough values and the IBI artefact mask.
+
+    `narrow`: band-pass to `beat_band_hr` x the spectral HR before finding peaks (camera signals);
+    False: the HR band only (clean contact references, whose beat-to-beat changes it would smooth).
+    """
     from rppgbench.evaluation import uniform_signal
-    from rppgbench.signal.hr import estimate_hr, preprocess, systolic_peak_times
+    from rppgbench.signal.hr import HRConfig, estimate_hr, preprocess, systolic_peak_times
 
     hr = _hr_config(hr_config)
     stamps = np.asarray(times, dtype=np.float64)
     x, fs = uniform_signal(np.asarray(signal, dtype=np.float64), stamps)
     bpm = estimate_hr(x, fs, hr)
-    filtered = preprocess(x, fs, hr)
-    peaks = systolic_peak_times(filtered, fs, hr, min_interval_s=config.refractory * 60.0 / bpm)
+    low, high = config.beat_band_hr
+    band = (low * bpm, min(high * bpm, 0.45 * fs * 60.0)) if narrow else hr.band_bpm
+    beat_config = HRConfig(**{**hr.to_dict(), "band_bpm": band})
+    filtered = preprocess(x, fs, beat_config)
+    peaks = systolic_peak_times(filtered, fs, beat_config, min_interval_s=config.refractory * 60.0 / bpm)
     raw = x - np.polyval(np.polyfit(np.arange(x.size), x, 1), np.arange(x.size))
     index = np.clip(np.round(peaks * fs).astype(np.int64), 0, x.size - 1)
     half = max(1, int(round(0.1 * fs * 60.0 / bpm)))
@@ -435,7 +451,8 @@ def beats_from_reference(reference: Reference, hr_config: Any = None) -> VitalsR
 
         x, fs = uniform_signal(values, times)
         return VitalsReference(times[0] + detect_r_peaks(x, fs) / fs, source="ecg")
-    return VitalsReference(window_beats(values, times, VitalsConfig(), hr_config).times, source="ppg")
+    beats = window_beats(values, times, VitalsConfig(), hr_config, narrow=False)
+    return VitalsReference(beats.times, source="ppg")
 
 
 def video_vitals(
