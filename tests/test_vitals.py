@@ -191,7 +191,7 @@ def test_protocols_keep_their_fingerprints_and_check_vitals(tmp_path):
         load_protocol(bad)
 
 
-TINY = Preset("vitals-tiny", "3 subjects x stationary x 12 s at 64x48", 3, ("stationary",), 12.0, 64, 48)
+TINY = Preset("vitals-tiny", "3 subjects x stationary x 8 s at 64x48", 3, ("stationary",), 8.0, 64, 48)
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def tiny_run(tmp_path_factory):
     )
     out = base / "pos"
     result = CliRunner().invoke(build_cli(), ["run", "--method", "pos", "--protocol", str(protocol), "--data-root",
-                                              str(tree), "--out", str(out), "--quiet"], catch_exceptions=False)  # fmt: skip
+                                              str(tree), "--out", str(out), "--quiet", "--workers", "1"], catch_exceptions=False)  # fmt: skip
     assert result.exit_code == 0, result.output
     return tree, out
 
