@@ -117,6 +117,16 @@ def test_hrv_from_a_noisy_pulse_signal(seed):
     assert 0.4 * true["rmssd"] <= found["rmssd"] <= 1.1 * true["rmssd"]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_respiration_rate_from_20_seconds_of_the_clean_reference(seed):
+    # The synth-5fold span: two adjacent 10-s clips; a clean pulse holds enough of the breathing.
+    train, rng = _train(seed, seconds=20.0), np.random.default_rng(300 + seed)
+    times = np.arange(0.0, 20.0, 1 / 60.0) + 0.004
+    values = train(times) + 0.01 * rng.standard_normal(times.size)
+    found = estimate_vitals([values[:600], values[600:]], [times[:600], times[600:]])
+    assert abs(found["resp_rate"] - train.breaths_per_min) <= 1.0
+
+
 def test_time_domain_hrv_known_values():
     ibi = np.array([0.8, 0.9, 0.8, 0.9, 0.8])
     values = hrv_time_domain([ibi])
