@@ -255,3 +255,16 @@ def test_compare_metrics_vitals_gives_a_table(tiny_run):
     assert (
         by.exit_code == 0 and "Respiration rate MAE (breaths/min)" in by.output and "pNN50 MAE" in by.output
     )
+
+
+def test_loaders_without_vitals_knowledge_fall_back_to_the_stored_waveform():
+    import json
+
+    from rppgbench.leaderboard.vitals import _dataset_references, expand_metrics
+
+    # A real dataset whose loader adds nothing: no loader is built (its root need not exist here).
+    lookup = _dataset_references(json.dumps({"name": "ubfc", "root": "/nonexistent", "options": {}}))
+    assert lookup("ubfc/subject1/0") is None
+    assert expand_metrics(["hrv", "mae", "vitals"], {"vitals": {"measures": ["rmssd"]}}) == [
+        "sdnn_mae", "rmssd_mae", "pnn50_mae", "lf_hf_mae", "mae",
+    ]  # fmt: skip
