@@ -13,14 +13,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-ReferenceKind = Literal["ppg", "ecg", "hr"]
+ReferenceKind = Literal["ppg", "ecg", "hr", "resp"]
 
 
 @dataclass(frozen=True)
 class Reference:
     """A reference signal as the dataset stores it: values at their own times (seconds).
 
-    kind "ppg": a blood-volume waveform; "ecg": an electrocardiogram; "hr": a heart-rate series in bpm.
+    kind "ppg": a blood-volume waveform; "ecg": an electrocardiogram; "hr": a heart-rate series in bpm;
+    "resp": a respiration waveform (a belt), used only as a vitals reference (`rppgbench.vitals`).
     """
 
     kind: ReferenceKind

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from rppgbench.data import Record, Reference
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param, resolve
 from rppgbench.video import FrameSource
+
+if TYPE_CHECKING:
+    from rppgbench.vitals import VitalsReference
 
 
 class DatasetLoader(ABC):
@@ -50,6 +53,15 @@ class DatasetLoader(ABC):
 
     def face_box(self, record: Record) -> tuple[int, int, int, int] | None:
         """A known face box (x, y, w, h) for the first frame, if the dataset annotates one (else None)."""
+        return None
+
+    def vitals_reference(self, record: Record) -> VitalsReference | None:
+        """What the dataset knows of the record's beats and breathing beyond its waveform reference.
+
+        None (the default): HRV references are derived from the waveform (ECG R peaks, contact-PPG
+        peaks) and there is no respiration reference. Loaders of datasets that know the true beats or
+        record respiration (a belt waveform, a known rate) override this (`rppgbench.vitals`).
+        """
         return None
 
     def describe(self) -> dict[str, Any]:

@@ -123,3 +123,62 @@ def plugin_metrics(
     if clash:
         raise SignalError(f"plugin metric name(s) {', '.join(clash)} clash with built-in metrics")
     return {name: float(fn(p.copy(), r.copy())) for name, fn in metrics.items()}
+
+
+# --- vitals: HRV and respiration rate (computed by `rppgbench.vitals`) ---------------------------
+
+VITAL_INFO: dict[str, tuple[str, str]] = {
+    "sdnn": ("SDNN", "ms"),
+    "rmssd": ("RMSSD", "ms"),
+    "pnn50": ("pNN50", "%"),
+    "lf": ("LF power", "ms^2"),
+    "hf": ("HF power", "ms^2"),
+    "lf_hf": ("LF/HF", ""),
+    "resp_rate": ("Respiration rate", "breaths/min"),
+}
+"""Label and unit of each vital of `rppgbench.vitals.VITALS`."""
+VITAL_STATS: dict[str, MetricInfo] = {
+    "mae": MetricInfo("MAE", "", "lower"),
+    "rmse": MetricInfo("RMSE", "", "lower"),
+    "r": MetricInfo("Pearson r", "", "higher"),
+    "n": MetricInfo("N", "", ""),
+}
+"""Error statistics of a vital against its reference; metric keys are `<vital>_<stat>`."""
+VITAL_METRIC_NAMES: dict[str, MetricInfo] = {
+    f"{vital}_{stat}": MetricInfo(
+        f"{label} {info.label}", unit if stat in ("mae", "rmse") else "", info.better
+    )
+    for vital, (label, unit) in VITAL_INFO.items()
+    for stat, info in VITAL_STATS.items()
+}
+"""Keys of `vital_metrics` (e.g. `sdnn_mae`, `resp_rate_r`) with labels, units and directions."""
+
+
+def vital_metrics(
+    pred: dict[str, Sequence[float]], ref: dict[str, Sequence[float]], vitals: Sequence[str] | None = None
+) -> dict[str, float]:
+    """MAE, RMSE, Pearson r and N of each vital's per-video predictions against its references.
+
+    `pred` and `ref` map a vital to per-video values (same order); videos where either is NaN (too
+    short or too poor a signal, or no reference of that vital) are left out of that vital only.
+    Error = predicted - reference, in the vital's unit; r is NaN for N < 3 or a constant input.
+    """
+    from scipy.stats import pearsonr
+
+    out: dict[str, float] = {}
+    for vital in vitals if vitals is not None else VITAL_INFO:
+        p = np.asarray(pred.get(vital, []), dtype=np.float64)
+        r = np.asarray(ref.get(vital, []), dtype=np.float64)
+        if p.shape != r.shape:
+            raise SignalError(f"{vital}: {p.size} predictions but {r.size} references")
+        keep = np.isfinite(p) & np.isfinite(r)
+        p, r = p[keep], r[keep]
+        error = p - r
+        n = int(error.size)
+        corr = float(pearsonr(p, r).statistic) if n >= 3 and np.ptp(p) > 0 and np.ptp(r) > 0 else math.nan
+        out |= {f"{vital}_n": n, f"{vital}_mae": float(np.abs(error).mean()) if n else math.nan,
+                f"{vital}_rmse": float(np.sqrt(np.mean(error**2))) if n else math.nan, f"{vital}_r": corr}  # fmt: skip
+    return out
+
+
+RESERVED = RESERVED | frozenset(VITAL_METRIC_NAMES)

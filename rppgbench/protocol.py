@@ -100,6 +100,12 @@ class Protocol:
 
         return HRConfig.from_dict(self.hr)
 
+    def vitals_config(self):
+        """The protocol's HRV and respiration settings (`[vitals]`; defaults when absent)."""
+        from rppgbench.vitals import VitalsConfig
+
+        return VitalsConfig.from_dict(self.raw.get("vitals"))
+
 
 def available_protocols() -> dict[str, Any]:
     """Protocol name -> file, over every folder that plugins registered (later folders win)."""
@@ -200,6 +206,10 @@ def parse_protocol(
         protocol.hr_config()
     except ConfigError as exc:
         raise fail(f"[hr] {exc}") from exc
+    try:
+        protocol.vitals_config()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise fail(f"[vitals] {exc}") from exc
     return protocol
 
 

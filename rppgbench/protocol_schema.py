@@ -3,8 +3,8 @@
 `validate_protocol` checks a parsed TOML document against it before anything else reads the file,
 so a typo (`fold = 3`, `option = {...}`, `sorce = ...`) is an error naming the file, the table and the
 key, with a did-you-mean, instead of a run that silently goes on with defaults. Three tables are
-typed by the class that uses them: `[hr]` by `rppgbench.signal.hr.HRConfig` (checked when the file is
-loaded), `[preprocess]` by `rppgbench.preprocess.PreprocessConfig` and `[dataset] options` by the
+typed by the class that uses them: `[hr]` by `rppgbench.signal.hr.HRConfig` and `[vitals]` by
+`rppgbench.vitals.VitalsConfig` (both checked when the file is loaded), `[preprocess]` by `rppgbench.preprocess.PreprocessConfig` and `[dataset] options` by the
 loader's declared params (both checked when a run is planned, so listing protocols stays light).
 
 A file's `version` is the protocol format it is written in (1 when absent). `resolve_protocol`
@@ -15,6 +15,11 @@ Dataset tables (`[dataset]`, `[split.train]`, `[split.test]`) may also name seve
 into one set of records: an array of tables (`[[split.train]]`), or names (`train = ["pure",
 "scamps"]`). `resolve_protocol` writes every such reference in one form (a single table, or a list
 of tables for several), so a protocol means, and fingerprints, the same however it is written.
+
+The optional `[vitals]` table (HRV and respiration settings, docs/vitals.md) has no entry in
+`DEFAULTS`: a protocol without it resolves, records and fingerprints exactly as before, and its
+vitals use `VitalsConfig`'s defaults. It is not a fingerprint section either: vitals are scored from
+the same stored signals, so a `[vitals]` table never makes runs of a protocol incomparable.
 """
 
 from __future__ import annotations
@@ -112,6 +117,7 @@ SCHEMA = Table(
         ),
         "reference": Table({"source": Key((str,), one_of(REFERENCE_SOURCES))}),
         "hr": Table(free=True),
+        "vitals": Table(free=True),
     },
 )
 

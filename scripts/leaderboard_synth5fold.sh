@@ -90,6 +90,7 @@ step_publish() {
   rppgbench compare "${runs[@]}" > "leaderboards/$PROTOCOL.md"
   rppgbench compare "${runs[@]}" --by scenario > "leaderboards/$PROTOCOL-by-scenario.md"
   rppgbench compare "${runs[@]}" --by scenario --stats > "leaderboards/$PROTOCOL-stats.md"
+  rppgbench compare "${runs[@]}" --metrics vitals,sdnn_r,rmssd_r,resp_rate_r > "leaderboards/$PROTOCOL-vitals.md"
   local ci_runs=("$RESULTS"/{pos,chrom,physnet,deepphys,autohr})
   local pairs=autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos
   for name in tscan efficientphys physformer; do  # newer neural rows, when published
@@ -99,7 +100,7 @@ step_publish() {
     --out "leaderboards/$PROTOCOL-scenario-ci.md" > /dev/null
   python3 benchmarks/constant_hr_baseline.py "$RESULTS/pos" > "benchmarks/results/constant-hr-$PROTOCOL.txt"
   python3 benchmarks/run_durations.py "${runs[@]}" > "benchmarks/results/leaderboard-durations-$PROTOCOL.txt"
-  echo "leaderboard: tables written: leaderboards/$PROTOCOL.md, -by-scenario.md, -stats.md, -scenario-ci.md"
+  echo "leaderboard: tables written: leaderboards/$PROTOCOL.md, -by-scenario.md, -stats.md, -vitals.md, -scenario-ci.md"
 }
 
 case "${1:-all}" in

@@ -95,7 +95,9 @@ def shared_table_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--by", type=click.Choice(BREAKDOWN_COLUMNS), help="Add a per-group breakdown table."),
         click.option("--metrics", default=None,
                      help=f"Columns, e.g. sd,mae,rmse,r,mape,snr,macc (default: {','.join(DEFAULT_METRICS)} and "
-                          "every metric a plugin registers)."),
+                          "every metric a plugin registers); HRV and respiration errors from the stored "
+                          "signals: VITAL_mae, VITAL_rmse, VITAL_r, VITAL_n for VITAL in sdnn, rmssd, pnn50, "
+                          "lf, hf, lf_hf, resp_rate, or the words hrv, resp, vitals (docs/vitals.md)."),
         click.option("--stats/--no-stats", "with_stats", default=False, show_default=True,
                      help="Paired statistics (bootstrap CI, Wilcoxon/Friedman; the CD diagram in a report)."),
         click.option("--resamples", default=10_000, show_default=True, help="Bootstrap resamples for --stats."),

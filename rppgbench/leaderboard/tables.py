@@ -21,15 +21,17 @@ from tabulate import tabulate
 from rppgbench.errors import ConfigError
 from rppgbench.leaderboard.published import PublishedRow
 from rppgbench.leaderboard.results import RunResult, compute_metrics, extra_metrics
-from rppgbench.metrics import METRIC_NAMES, registered_metrics
+from rppgbench.leaderboard.vitals import expand_metrics, vitals_metrics, wants_vitals
+from rppgbench.metrics import METRIC_NAMES, VITAL_METRIC_NAMES, registered_metrics
 
 METRIC_LABELS = {"sd": "SD (bpm)", "mae": "MAE (bpm)", "rmse": "RMSE (bpm)", "mape": "MAPE (%)", "r": "r",
                  "snr": "SNR (dB)", "macc": "MACC"}  # fmt: skip
+METRIC_LABELS |= {key: f"{info.label} ({info.unit})" if info.unit else info.label
+                  for key, info in VITAL_METRIC_NAMES.items()}  # fmt: skip
 DEFAULT_METRICS = ("sd", "mae", "rmse", "r")
-HIGHER_IS_BETTER = frozenset(k for k, info in METRIC_NAMES.items() if info.better == "higher") | {
-    "snr",
-    "macc",
-}
+HIGHER_IS_BETTER = frozenset(
+    k for k, info in (METRIC_NAMES | VITAL_METRIC_NAMES).items() if info.better == "higher"
+) | {"snr", "macc"}
 BREAKDOWN_COLUMNS = ("scenario", "source", "subject")
 DECIMALS = 2
 DAGGER = "†"
@@ -69,6 +71,8 @@ def metric_label(metric: str) -> str:
 
 def _short_label(metric: str) -> str:
     """`SNR` for "SNR (dB)"; a plugin metric's label without its unit."""
+    if metric in VITAL_METRIC_NAMES:
+        return VITAL_METRIC_NAMES[metric].label
     info = registered_metrics().get(metric)
     return info.label if metric not in METRIC_LABELS and info else metric_label(metric).split(" ")[0]
 
@@ -171,6 +175,8 @@ def format_value(value: Any) -> str:
 
 def _run_row(run: RunResult, metrics: Sequence[str]) -> TableRow:
     overall = run.overall
+    if wants_vitals(metrics):
+        overall = overall | vitals_metrics(run)
     values = {m: float(overall[m]) if _finite(overall.get(m)) else math.nan for m in metrics}
     return TableRow(run.label, family_of(run), False, str(run.path), values, run.n_videos, run.n_failed)
 
@@ -190,11 +196,16 @@ def build_table(
     wrong = [run.path for run in runs if run.protocol != protocol]
     if wrong:
         raise ConfigError(f"runs of another protocol cannot go in the {protocol!r} table: {wrong}")
-    metrics = default_metrics() if metrics is None else metrics
+    metrics = default_metrics() if metrics is None else _expanded(metrics, runs)
     rows = [_published_row(p, metrics) for p in published if p.protocol == protocol]
     rows += [_run_row(run, metrics) for run in runs]
     _require_metrics(rows, metrics, protocol)
     return ComparisonTable(protocol, list(metrics), rows)
+
+
+def _expanded(metrics: Sequence[str], runs: Sequence[RunResult]) -> list[str]:
+    """`vitals`, `hrv` and `resp` spelled out (`vitals`: the measures of the protocol's `[vitals]`)."""
+    return expand_metrics(metrics, runs[0].protocol_definition if runs else None)
 
 
 def _require_metrics(rows: Sequence[TableRow], metrics: Sequence[str], protocol: str) -> None:
@@ -213,7 +224,7 @@ def build_breakdown(
     """Per-group table (scenario, source or subject): metrics recomputed on each group's scored videos."""
     if by not in BREAKDOWN_COLUMNS:
         raise ConfigError(f"--by must be one of {', '.join(BREAKDOWN_COLUMNS)}, not {by!r}")
-    metrics = default_metrics() if metrics is None else metrics
+    metrics = default_metrics() if metrics is None else _expanded(metrics, runs)
     rows: list[TableRow] = []
     for run in runs:
         frame = run.predictions.assign(
@@ -223,6 +234,8 @@ def build_breakdown(
         for group, members in frame.groupby("_group", sort=True):
             scored = members[members.index.isin(ok_index)]
             computed = compute_metrics(scored) | extra_metrics(scored)
+            if wants_vitals(metrics):
+                computed |= vitals_metrics(run, scored["video_id"])
             values = {m: float(computed[m]) if _finite(computed.get(m)) else math.nan for m in metrics}
             rows.append(
                 TableRow(

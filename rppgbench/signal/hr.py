@@ -329,26 +329,36 @@ def _interpolate_peak(power: np.ndarray, freqs: np.ndarray, usable: np.ndarray, 
 
 
 def _peaks_bpm(filtered: np.ndarray, fs: float, config: HRConfig) -> float:
-    """HR from systolic peaks of a preprocessed 1-D signal; nan when fewer than two peaks are found.
+    """HR from systolic peaks of a preprocessed 1-D signal; nan when fewer than two peaks are found."""
+    times = systolic_peak_times(filtered, fs, config)
+    return 60.0 / float(np.median(np.diff(times))) if times.size >= 2 else math.nan
 
-    Candidates are local maxima at least 60 / band upper edge apart; a candidate is a systolic peak
-    when its prominence reaches `peak_prominence` x the 90th percentile of all candidates' prominences
-    (the typical beat), which rejects dicrotic waves and noise bumps whatever the signal's scale.
+
+def systolic_peak_times(
+    filtered: np.ndarray, fs: float, config: HRConfig = DEFAULT_CONFIG, min_interval_s: float | None = None
+) -> np.ndarray:
+    """Times (s from the first sample) of the systolic peaks of a preprocessed 1-D pulse signal.
+
+    Candidates are local maxima at least `min_interval_s` apart (default 60 / band upper edge); a
+    candidate is a systolic peak when its prominence reaches `peak_prominence` x the 90th percentile
+    of all candidates' prominences (the typical beat), which rejects dicrotic waves and noise bumps
+    whatever the signal's scale. Peak times are refined by parabolic interpolation; the first and
+    last samples are never peaks. Used by the "peaks" HR method and by HRV (`rppgbench.vitals`).
     """
-    distance = max(1, int(math.floor(fs * 60.0 / config.band_bpm[1])))
+    interval = 60.0 / config.band_bpm[1] if min_interval_s is None else min_interval_s
+    distance = max(1, int(math.floor(fs * interval)))
     candidates, props = find_peaks(filtered, distance=distance, prominence=0.0)
     if candidates.size < 2:
-        return math.nan
+        return np.zeros(0)
     prominence = props["prominences"]
     peaks = candidates[prominence >= config.peak_prominence * np.percentile(prominence, 90)]
     peaks = peaks[(peaks > 0) & (peaks < filtered.size - 1)]
     if peaks.size < 2:
-        return math.nan
+        return np.zeros(0)
     left, mid, right = filtered[peaks - 1], filtered[peaks], filtered[peaks + 1]
     denom = left - 2 * mid + right
     offset = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
-    times = (peaks + np.clip(offset, -0.5, 0.5)) / fs
-    return 60.0 / float(np.median(np.diff(times)))
+    return (peaks + np.clip(offset, -0.5, 0.5)) / fs
 
 
 # ---------------------------------------------------------------- public estimators

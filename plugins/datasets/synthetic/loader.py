@@ -157,6 +157,21 @@ class SyntheticDataset(DatasetLoader):
             raise DataError(f"{path}: reference PPG is empty, non-finite or not increasing in time")
         return Reference("ppg", values, times)
 
+    def vitals_reference(self, record: Record):  # noqa: ANN201 - a rppgbench.vitals.VitalsReference
+        """The clip's true beats (the generator's beat onsets) and true breathing rate.
+
+        Recomputed from the clip's spec (seed, subject, scenario), not read from a file, so trees
+        generated before this existed give them too; nothing of the stored tree changes.
+        """
+        from rppgbench.vitals import VitalsReference
+
+        from .render import clip_pulse
+        from .writer import spec_from_meta
+
+        pulse = clip_pulse(spec_from_meta(self.meta, record.subject, record.scenario))
+        return VitalsReference(pulse.onsets.copy(), detected=False, breaths_per_min=pulse.breaths_per_min,
+                               source="truth")  # fmt: skip
+
     def frame_timestamps(self, record: Record, n_frames: int | None, fps: float) -> np.ndarray:
         """The stored per-frame timestamps (the first `n_frames`; all when None)."""
         table = _read_frames_table(record.files["frames"])

@@ -77,6 +77,15 @@ class PulseTrain:
         rr = np.diff(self.onsets)[keep]
         return float(60.0 / rr.mean()) if rr.size else self.mean_hr_bpm
 
+    def beats_between(self, start: float, stop: float) -> np.ndarray:
+        """True beat times (the beats' feet, s) in [start, stop]: their differences are the true IBIs."""
+        return self.onsets[(self.onsets >= start) & (self.onsets <= stop)].copy()
+
+    @property
+    def breaths_per_min(self) -> float:
+        """The true breathing rate (breaths per minute)."""
+        return float(60.0 * self.params.resp_hz)
+
     def __call__(self, times: np.ndarray) -> np.ndarray:
         """p(t) at the given times (vectorised; times must lie within the train)."""
         times = np.asarray(times, dtype=np.float64)

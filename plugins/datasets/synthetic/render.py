@@ -80,8 +80,19 @@ class RenderedClip:
         return h264_roundtrip(self._renderer.frames(), self.spec.width, self.spec.height, self.spec.fps, bpp)
 
 
-def render_clip(spec: ClipSpec) -> RenderedClip:
-    """Lay out a clip from its spec: timing, pulse, scene timeline and reference; frames render lazily."""
+@dataclass
+class _Timing:
+    """A clip's random streams, frame and reference times and pulse train (the first steps of a render)."""
+
+    timing_rng: np.random.Generator
+    scene_rng: np.random.Generator
+    noise_rng: np.random.Generator
+    times: np.ndarray
+    ppg_times: np.ndarray
+    pulse: PulseTrain
+
+
+def _timing(spec: ClipSpec) -> _Timing:
     seeds = np.random.SeedSequence(list(spec.entropy)).spawn(4)
     timing_rng, pulse_rng, scene_rng, noise_rng = (np.random.default_rng(s) for s in seeds)
     n = int(round(spec.duration_s * spec.fps))
@@ -93,6 +104,23 @@ def render_clip(spec: ClipSpec) -> RenderedClip:
         + np.arange(int(np.ceil((times[-1] + 1.0 / spec.fps) * spec.ppg_rate))) / spec.ppg_rate
     )
     pulse = PulseTrain(spec.pulse, 0.0, float(max(times[-1], ppg_times[-1])), pulse_rng)
+    return _Timing(timing_rng, scene_rng, noise_rng, times, ppg_times, pulse)
+
+
+def clip_pulse(spec: ClipSpec) -> PulseTrain:
+    """The clip's pulse train (its true beat onsets and breathing), without laying out the scene.
+
+    The same random streams as `render_clip`, so the beats are those of the rendered frames and of
+    the stored reference; cheap (no face, no frames), for the true HRV and respiration of a clip.
+    """
+    return _timing(spec).pulse
+
+
+def render_clip(spec: ClipSpec) -> RenderedClip:
+    """Lay out a clip from its spec: timing, pulse, scene timeline and reference; frames render lazily."""
+    timing = _timing(spec)
+    timing_rng, scene_rng, noise_rng = timing.timing_rng, timing.scene_rng, timing.noise_rng
+    times, ppg_times, pulse = timing.times, timing.ppg_times, timing.pulse
     # The contact reference: the same blood-volume pulse with a little sensor noise.
     ppg = pulse(ppg_times) + 0.01 * timing_rng.standard_normal(len(ppg_times))
 

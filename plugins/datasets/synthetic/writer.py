@@ -228,9 +228,12 @@ class RenderedFrames(FrameSource):
         return render_clip(self.spec).frames()
 
 
+def spec_from_meta(meta: dict, subject: str, scenario: str) -> ClipSpec:
+    """The spec of clip (`subject`, `scenario` name) of a tree whose meta.json is `meta`."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["preset"].items()}
+    return clip_spec(Preset(**fields), int(meta["seed"]), meta["subjects"].index(subject), scenario)
+
+
 def rendered_frames(meta: dict, subject: str, scenario: str, timestamps: np.ndarray | None) -> RenderedFrames:
     """The frame source of clip (`subject`, `scenario` name) of a tree whose meta.json is `meta`."""
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["preset"].items()}
-    preset = Preset(**fields)
-    index = meta["subjects"].index(subject)
-    return RenderedFrames(clip_spec(preset, int(meta["seed"]), index, scenario), timestamps)
+    return RenderedFrames(spec_from_meta(meta, subject, scenario), timestamps)
