@@ -266,6 +266,22 @@ def test_scamps_frame_options(trees):
         slow.load_reference(slow.records()[0])
 
 
+def test_scamps_breathing_is_the_respiration_reference_of_vitals(trees):
+    """SCAMPS records breathing (`d_br`): vitals score respiration against it, beats come from `d_ppg`."""
+    from rppgbench.vitals import VitalsConfig, respiration_rate
+
+    fixture = trees("scamps")
+    loader = loader_for(fixture)
+    record = loader.records()[0]
+    vitals = loader.vitals_reference(record)
+    assert vitals.respiration.kind == "resp" and vitals.source == "ppg"
+    assert vitals.respiration.values.size == 120  # one sample per frame
+    beats = np.diff(vitals.beats)
+    assert 60.0 / np.median(beats) == pytest.approx(fixture.by_id()[record.id].hr_bpm, abs=5.0)
+    rate = respiration_rate(vitals.respiration, 0.0, 3.9, VitalsConfig())
+    assert rate == pytest.approx(15.0, abs=4.0)  # the fixture breathes at 0.25 Hz over 4 s
+
+
 def test_mmpd_labels_become_the_scenario(trees):
     fixture = trees("mmpd")
     records = loader_for(fixture).records()

@@ -32,6 +32,7 @@ PLAUSIBLE_RATE_HZ: dict[str, tuple[float, float]] = {
     "ppg": (10.0, 2000.0),
     "ecg": (100.0, 10000.0),
     "hr": (0.2, 2000.0),
+    "resp": (1.0, 2000.0),
 }
 """Sampling rates outside these bounds mean the file or its time base is wrong."""
 

@@ -45,6 +45,7 @@ class SCAMPS(DatasetLoader):
             ("RawFrames", "Xsub"),
         ),
         Param("ppg", "d_ppg", "pulse waveform variable"),
+        Param("breathing", "d_br", "breathing waveform variable (the respiration reference of vitals)"),
         Param("pattern", "P*.mat", "glob of the video files, searched below the root"),
         Param("fps", 30.0, "frame rate of the rendered videos (unsure)"),
         Param("ppg_rate", 0.0, "PPG sampling rate in Hz; 0 = one sample per frame (unsure)"),
@@ -111,6 +112,18 @@ class SCAMPS(DatasetLoader):
         name = self.options["ppg"]
         values = np.ravel(np.asarray(matfile.read_variables(path, [name], "PPG")[name], dtype=np.float64))
         return common.fixed_rate_reference(self, record, path, values, name, self.options["ppg_rate"])
+
+    def vitals_reference(self, record: Record):  # noqa: ANN201 - a rppgbench.vitals.VitalsReference
+        """Beats from the pulse waveform's systolic peaks and the breathing waveform `d_br` (same rate)."""
+        from dataclasses import replace
+
+        from rppgbench.vitals import beats_from_reference
+
+        path, name = record.location, self.options["breathing"]
+        values = np.ravel(np.asarray(matfile.read_variables(path, [name], "breathing")[name], np.float64))
+        breathing = common.fixed_rate_reference(self, record, path, values, name, self.options["ppg_rate"])
+        respiration = replace(breathing, kind="resp")
+        return replace(beats_from_reference(self.load_reference(record)), respiration=respiration)
 
 
 @hookimpl
