@@ -31,7 +31,7 @@ from rppgbench.dataset import DatasetLoader
 from rppgbench.errors import DataError
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
-from rppgbench.video import FrameSource, ImageSequence
+from rppgbench.video import FrameSource
 
 LAYOUT = "2D+3D/<subject>.zip (<subject>/<task>/*.jpg) and Physiology/<subject>/<task>/BP_mmHg.txt"
 SUBJECT = re.compile(r"[FM]\d+", re.IGNORECASE)
@@ -163,12 +163,9 @@ class BP4DPlus(DatasetLoader):
         if members:
             frames: FrameSource = ZipImages(record.location, members, self.options["fps"])
         else:
-            paths = sorted(
-                record.location.glob(self.options["frame_glob"]), key=lambda p: common.natural_key(p.name)
+            frames = common.image_folder_frames(
+                record.location, self.options["frame_glob"], self.options["fps"]
             )
-            if not paths:
-                raise DataError(f"{record.location}: no frames matching {self.options['frame_glob']!r}")
-            frames = ImageSequence(paths, fps=self.options["fps"])
         common.check_frame_range(record, frames)
         return frames
 

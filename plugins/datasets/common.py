@@ -18,7 +18,7 @@ import numpy as np
 
 from rppgbench.data import Record, Reference, ReferenceKind
 from rppgbench.errors import DataError
-from rppgbench.video import FrameSource, VideoFile
+from rppgbench.video import FrameSource, ImageSequence, VideoFile
 
 if TYPE_CHECKING:
     from rppgbench.dataset import DatasetLoader
@@ -338,3 +338,11 @@ def stretched_reference(
         raise DataError(f"{path}: cannot spread {values.size} {what} samples over a {seconds:.2f}-s video")
     times = np.arange(values.size) * (seconds / values.size)
     return validated_reference(path, "ppg", values, times, loader=loader, record=record, what=what)
+
+
+def image_folder_frames(folder: Path, pattern: str, fps: float) -> ImageSequence:
+    """The frame images of `folder` matching `pattern`, in natural order (frame2 before frame10)."""
+    paths = sorted(folder.glob(pattern), key=lambda p: natural_key(p.name))
+    if not paths:
+        raise DataError(f"{folder}: no frames matching {pattern!r}")
+    return ImageSequence(paths, fps=fps)

@@ -29,7 +29,7 @@ from rppgbench.dataset import DatasetLoader
 from rppgbench.errors import DataError
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
-from rppgbench.video import FrameSource, ImageSequence
+from rppgbench.video import FrameSource
 
 LAYOUT = "p<NN>_<c>/{p<NN>_<c>_rgb/*.bmp, p<NN>_<c>_t/*.raw, p<NN>_<c>_bvp.csv}"
 CONDITIONS = {"a": "breathing_rest", "b": "easy_math", "c": "difficult_math", "d": "head_movement"}
@@ -97,12 +97,7 @@ class IBVP(DatasetLoader):
 
     def open_frames(self, record: Record) -> FrameSource:
         common.raise_if_problem(record)
-        paths = sorted(
-            record.location.glob(self.options["frame_glob"]), key=lambda p: common.natural_key(p.name)
-        )
-        if not paths:
-            raise DataError(f"{record.location}: no frames matching {self.options['frame_glob']!r}")
-        frames = ImageSequence(paths, fps=self.options["fps"])
+        frames = common.image_folder_frames(record.location, self.options["frame_glob"], self.options["fps"])
         common.check_frame_range(record, frames)
         return frames
 

@@ -211,3 +211,15 @@ def _video_shape(path: Path, variable: str, v73: bool) -> tuple[int, ...]:
             f"{path}: no video: variable {variable} not found; it holds {', '.join(shapes) or 'nothing'}"
         )
     return tuple(int(n) for n in shapes[variable])
+
+
+def open_video(loader: Any, record: Any, variable: str) -> MatVideo:
+    """The frames of variable `variable` of the record's .mat file, with the loader's fps, axis order
+    and float scale options, checked against the record's frame range."""
+    from rppgbench_plugins.datasets import common
+
+    common.raise_if_problem(record)
+    options = loader.options
+    frames = MatVideo(record.location, variable, options["fps"], options["frame_axes"], options["float_max"])
+    common.check_frame_range(record, frames)
+    return frames

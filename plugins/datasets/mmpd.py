@@ -120,16 +120,7 @@ class MMPD(DatasetLoader):
         )
 
     def open_frames(self, record: Record) -> FrameSource:
-        common.raise_if_problem(record)
-        frames = matfile.MatVideo(
-            record.location,
-            self.options["video"],
-            self.options["fps"],
-            self.options["frame_axes"],
-            self.options["float_max"],
-        )
-        common.check_frame_range(record, frames)
-        return frames
+        return matfile.open_video(self, record, self.options["video"])
 
     def load_reference(self, record: Record) -> Reference:
         common.raise_if_problem(record)

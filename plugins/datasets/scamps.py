@@ -95,16 +95,7 @@ class SCAMPS(DatasetLoader):
         return None
 
     def open_frames(self, record: Record) -> FrameSource:
-        common.raise_if_problem(record)
-        frames = matfile.MatVideo(
-            record.location,
-            self.options["frames"],
-            self.options["fps"],
-            self.options["frame_axes"],
-            self.options["float_max"],
-        )
-        common.check_frame_range(record, frames)
-        return frames
+        return matfile.open_video(self, record, self.options["frames"])
 
     def load_reference(self, record: Record) -> Reference:
         common.raise_if_problem(record)
