@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The video-coding study on synthetic faces: POS, CHROM and the shipped DeepPhys and PhysNet weights
+# (trained on other identities, never on H.264 video) on `synth-h264`, lossless and at four H.264
+# bitrates, then the table by scenario (= bitrate) in leaderboards/synth-h264.md.
+#
+#   bash scripts/study_h264.sh          # runs (resumable) into build/h264/, then publishes
+#
+# Like the synth-5fold leaderboard, runs must come from a clean checkout (provenance not dirty).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -n "$(git status --porcelain --untracked-files=no -- rppgbench plugins protocols scripts)" ]; then
+  echo "study: commit your changes first: results must come from a clean checkout" >&2
+  exit 1
+fi
+export TQDM_DISABLE=${TQDM_DISABLE:-1}
+PROTOCOL=synth-h264
+WORK=build/h264
+RESULTS=leaderboards/results/$PROTOCOL
+mkdir -p "$WORK" "$RESULTS"
+for method in pos chrom; do
+  rppgbench run --method "$method" --protocol "$PROTOCOL" --out "$WORK/$method" --quiet
+done
+for method in deepphys physnet; do
+  rppgbench run --method "$method" --protocol "$PROTOCOL" --recipe pretrained --out "$WORK/$method-pretrained" --quiet
+done
+for name in pos chrom deepphys-pretrained physnet-pretrained; do
+  rm -rf "${RESULTS:?}/$name"
+  mkdir -p "$RESULTS/$name"
+  (cd "$WORK/$name" && find . -type f ! -name '*.pt' ! -path '*/checkpoints/*' -print0 |
+    xargs -0 -I{} cp --parents {} "../../../$RESULTS/$name/")
+done
+{
+  echo "# synth-h264: heart rate from H.264-coded faces"
+  echo
+  echo "Written by \`scripts/study_h264.sh\` (runs in \`$RESULTS/\`). Scenario = storage: lossless"
+  echo "(stationary) or H.264 at 0.2 (high), 0.1 (mid), 0.05 (low) and 0.02 (min) bits per pixel per frame."
+  echo "DeepPhys and PhysNet: the shipped weights (\`--recipe pretrained\`), trained on other identities"
+  echo "and never on H.264 video."
+  echo
+  rppgbench compare "$RESULTS"/* --by scenario
+} > leaderboards/synth-h264.md
+echo "study: wrote leaderboards/synth-h264.md"
