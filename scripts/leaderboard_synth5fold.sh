@@ -24,7 +24,7 @@ WORK=build/leaderboard
 RESULTS=leaderboards/results/$PROTOCOL
 GENOTYPE_DIR=leaderboards/genotypes/$PROTOCOL-fold1-cpu
 ABLATIONS=leaderboards/ablations/$PROTOCOL-fold1-cpu
-CLASSICAL=(green ica pca chrom pos lgi pbv omit ssr)
+CLASSICAL=(green ica pca chrom pos lgi pbv omit ssr li2014 samc)
 mkdir -p "$WORK" "$RESULTS"
 
 publish() {  # copy a finished run folder into leaderboards/ (no weights, no checkpoints)
