@@ -240,6 +240,9 @@ def extract_traces(frames: Any, skin_mask: bool = True, chunk: int = 256) -> np.
 Box = tuple[float, float, float, float]
 """(x0, y0, x1, y1) as fractions of the crop's width and height, x to the right and y down."""
 
+FACE_BOX: Box = (0.1875, 0.1875, 0.8125, 0.8125)
+"""The face box inside the crop at the default enlargement of 1.6: the central (1 / 1.6) of each side."""
+
 BACKGROUND_STRIPS: tuple[Box, ...] = ((0.0, 0.0, 0.15, 1.0), (0.85, 0.0, 1.0, 1.0))
 """The crop's outer left and right strips: outside the face box at the default enlargement of 1.6."""
 

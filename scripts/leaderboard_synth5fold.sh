@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the nine classical methods,
+# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the classical methods,
 # AutoHR's architecture search on fold 1 at the cpu recipe, the six neural methods at their cpu recipes
 # (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
 #

@@ -175,7 +175,10 @@ class Li2014(Method):
     def predict(self, clip: Clip) -> np.ndarray:
         """Lower-face and background traces of the clip, then `from_traces`."""
         traces = extract_region_traces(
-            clip.frames, (LOWER_FACE, BACKGROUND), skin_mask=bool(self.config["skin_mask"]), chunk=self.chunk
+            clip.frames,
+            (LOWER_FACE, BACKGROUND),
+            skin_mask=bool(self.config["skin_mask"]),
+            chunk=self.chunk,
         )
         self.last_region_traces = traces
         if not len(traces.rgb):

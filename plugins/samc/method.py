@@ -19,31 +19,36 @@ it is done here:
 2. Chrominance features. Each patch's RGB trace (missing frames interpolated) gives its CHROM pulse
    (de Haan & Jeanne 2013; the shared implementation in `rppgbench_plugins.classical.chrom`):
    normalised Xs = 3Rn - 2Gn, Ys = 1.5Rn + Gn - 1.5Bn, band-passed, S = Xf - alpha Yf. Each row of the
-   data matrix D (patches x frames) is a patch's pulse scaled to unit RMS, so that every patch
-   starts with the same say.
+   data matrix D (patches x frames) is a patch's pulse. The traces are normalised by their means, so
+   the rows share one unit (relative colour change) and a patch hit by motion stands out by size.
 3. Self-adaptive matrix completion. The pulse is one waveform seen by every reliable patch (up to
-   gain and a small delay), so the reliable part of D is low-rank; motion, expressions and specular
+   gain and a small delay), so the reliable part of D has rank one (`rank`); motion, expressions and
    highlights corrupt some patches and some frames. With Omega the observed entries, u the selected
    patches and v the selected frames (mask M = Omega * u v^T), we minimise
-       J(Z, u, v) = tau ||Z||_* + 1/2 ||M o (Z - D)||_F^2 + (kappa^2 s^2 / 2) sum(Omega o (1 - u v^T))
-   by block-coordinate descent: the Z-step is the nuclear-norm-regularised completion of the
-   entries M selects, solved by proximal-gradient iterations (singular value soft-thresholding of
-   M o D + (1 - M) o Z, "soft-impute"); the u- and v-steps are exact given Z: a patch (a frame) is
-   kept when the mean squared residual of its selected entries is below kappa^2 s^2, the price of
-   dropping an entry. The mask adapts to each video through s^2, the median squared residual of the
-   current fit, re-estimated each round (kappa = `keep_factor`), and through tau, set from the data:
-   `shrink` x the Gavish-Donoho noise threshold omega(beta) x median singular value of the observed
-   matrix (Gavish & Donoho, IEEE Trans. Inf. Theory 60(8), 2014).
+       J(Z, u, v) = tau ||Z||_* + 1/2 ||M o (Z - D)||_F^2 + (price of the dropped entries),
+       subject to rank(Z) <= `rank`,
+   by block-coordinate descent. The Z-step completes the entries M selects by proximal-gradient
+   iterations: singular value soft-thresholding of M o D + (1 - M) o Z, keeping the `rank` largest
+   ("soft-impute" with a rank cap; the cap keeps one corrupted patch from being fitted by a component
+   of its own). The u- and v-steps are exact given Z when dropping an entry costs as much as a squared
+   residual of kappa^2 times the median: a patch is kept when the mean squared residual of its selected
+   frames is at most kappa^2 (kappa = `keep_factor`) times the median over patches, then a frame when
+   that of its selected patches is at most kappa^2 times the median over frames. The selection adapts to
+   each video through these medians, re-estimated every round, and through tau: `shrink` x the
+   Gavish-Donoho threshold omega(beta) x the median singular value of the selected data (Gavish &
+   Donoho, IEEE Trans. Inf. Theory 60(8), 2014: the singular values above it stand out of the noise).
 4. Output. The pulse is the completed matrix's leading component over the selected patches,
    sigma_1 v_1 (signed so that the patches' weights are mostly positive), band-passed and oriented to
-   rise with blood volume like every classical method's. Dropped frames carry no data, so the
-   completion leaves them near zero. The heart rate is read by the shared estimator.
+   rise with blood volume like every classical method's. A dropped frame has no observed entry, so the
+   completion leaves it near zero. If nothing stands out of the noise, the leading component of the
+   selected data is used. The heart rate is read by the shared estimator.
 
-Differences from the paper, which we could not reproduce exactly from its text alone: the landmark
-regions are a grid of crop patches; the selection acts on whole patches and whole frames (the paper's
-joint selection of regions and frames) through the residual test above, whose exact form and
-weights (tau, kappa) are ours; the paper reads the heart rate from the completed matrix's spectrum,
-here the completed pulse goes to the shared estimator.
+Differences from the paper: its regions follow facial landmarks, here they are fixed patches of the
+crop (with the preprocessing's fixed crop box, a moving head moves across them, which the whole-face
+trace methods average out better); the objective above, its weights (tau, kappa, the rank cap) and
+the selection of whole patches and whole frames are our reading of "matrix completion that selects
+the reliable regions and frames at the same time", written from the paper's description without its
+equations at hand; the heart rate comes from the shared estimator.
 """
 
 from __future__ import annotations
@@ -59,10 +64,8 @@ from rppgbench.errors import ConfigError, SignalError
 from rppgbench.method import Method
 from rppgbench.params import Param
 from rppgbench.signal.validate import check_signal
-from rppgbench.traces import Region, TraceMethod, extract_region_traces, fill_missing
+from rppgbench.traces import FACE_BOX, Region, TraceMethod, extract_region_traces, fill_missing
 
-FACE_BOX = (0.1875, 0.1875, 0.8125, 0.8125)
-"""The face box inside the crop at the preprocessing's default enlargement (1.6): (1 - 1/1.6) / 2."""
 WHOLE_FACE = Region("face", ((0.0, 0.0, 1.0, 1.0),), skin=True)
 """The whole crop's skin, for the orientation of the output (as the trace methods see it)."""
 MIN_OBSERVED = 0.5
@@ -192,8 +195,8 @@ class SAMC(Method):
     )
     params = (
         *TraceMethod.params,
-        Param("grid", 8, "patches per side of the grid over the face box"),
-        Param("min_skin", 0.5, "share of a patch's pixels that must be skin for it to count in a frame"),
+        Param("grid", 6, "patches per side of the grid over the face box"),
+        Param("min_skin", 0.25, "share of a patch's pixels that must be skin for it to count in a frame"),
         Param("window_s", 1.6, "CHROM window length in seconds"),
         BAND,
         Param("shrink", 1.0, "nuclear-norm weight tau as a multiple of the Gavish-Donoho noise threshold"),
@@ -210,7 +213,10 @@ class SAMC(Method):
         """Patch and whole-face traces of the clip, then `from_region_traces`."""
         regions = (WHOLE_FACE, *patch_regions(int(self.config["grid"])))
         traces = extract_region_traces(
-            clip.frames, regions, skin_mask=bool(self.config["skin_mask"]), chunk=self.chunk
+            clip.frames,
+            regions,
+            skin_mask=bool(self.config["skin_mask"]),
+            chunk=self.chunk,
         )
         self.last_region_traces = traces
         if not len(traces.rgb):
