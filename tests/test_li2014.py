@@ -20,7 +20,9 @@ WALL = np.array([70.0, 90.0, 120.0])
 PULSE_DIRECTION = np.array([0.33, 0.77, 0.53])
 
 
-def face_scene_clip(hr: float, flicker: float = 0.0, seconds: float = 20.0, size: int = 64, seed: int = 0) -> Clip:
+def face_scene_clip(
+    hr: float, flicker: float = 0.0, seconds: float = 20.0, size: int = 64, seed: int = 0
+) -> Clip:
     """A face crop: a skin oval in the middle, a blue wall around it. Blood volume darkens the skin
     along PULSE_DIRECTION; the lamp (1 + flicker at 1.7 Hz, inside the pulse band) lights both."""
     rng = np.random.default_rng(seed)

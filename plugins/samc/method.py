@@ -18,37 +18,37 @@ it is done here:
    Patches observed in fewer than half the frames are left out.
 2. Chrominance features. Each patch's RGB trace (missing frames interpolated) gives its CHROM pulse
    (de Haan & Jeanne 2013; the shared implementation in `rppgbench_plugins.classical.chrom`):
-   normalised Xs = 3Rn - 2Gn, Ys = 1.5Rn + Gn - 1.5Bn, band-passed, S = Xf - alpha Yf. Each row of the
-   data matrix D (patches x frames) is a patch's pulse. The traces are normalised by their means, so
-   the rows share one unit (relative colour change) and a patch hit by motion stands out by size.
+   normalised Xs = 3Rn - 2Gn, Ys = 1.5Rn + Gn - 1.5Bn, band-passed, S = Xf - alpha Yf, oriented to
+   rise with blood volume. Each row of the data matrix D (patches x frames) is a patch's pulse.
 3. Self-adaptive matrix completion. The pulse is one waveform seen by every reliable patch (up to
-   gain and a small delay), so the reliable part of D has rank one (`rank`); motion, expressions and
-   highlights corrupt some patches and some frames. With Omega the observed entries, u the selected
-   patches and v the selected frames (mask M = Omega * u v^T), we minimise
-       J(Z, u, v) = tau ||Z||_* + 1/2 ||M o (Z - D)||_F^2 + (price of the dropped entries),
-       subject to rank(Z) <= `rank`,
+   gain and a small delay), so the reliable part of D is low-rank; motion, expressions and highlights
+   corrupt some patches and some frames. With Omega the observed entries, u the selected patches and
+   v the selected frames (mask M = Omega * u v^T), and each row measured in units of its own noise
+   (W = diag(1 / sigma_r), sigma_r the row's residual RMS, re-estimated every round: a weighted
+   low-rank fit in which no patch counts more for being larger or noisier), we minimise
+       J(Z, u, v) = tau ||Z||_* + 1/2 ||M o (Z - W D)||_F^2 + (price of the dropped entries)
    by block-coordinate descent. The Z-step completes the entries M selects by proximal-gradient
-   iterations: singular value soft-thresholding of M o D + (1 - M) o Z, keeping the `rank` largest
-   ("soft-impute" with a rank cap; the cap keeps one corrupted patch from being fitted by a component
-   of its own). The u- and v-steps are exact given Z when dropping an entry costs as much as a squared
-   residual of kappa^2 times the median: a patch is kept when the mean squared residual of its selected
-   frames is at most kappa^2 (kappa = `keep_factor`) times the median over patches, then a frame when
-   that of its selected patches is at most kappa^2 times the median over frames. The selection adapts to
-   each video through these medians, re-estimated every round, and through tau: `shrink` x the
-   Gavish-Donoho threshold omega(beta) x the median singular value of the selected data (Gavish &
-   Donoho, IEEE Trans. Inf. Theory 60(8), 2014: the singular values above it stand out of the noise).
-4. Output. The pulse is the completed matrix's leading component over the selected patches,
-   sigma_1 v_1 (signed so that the patches' weights are mostly positive), band-passed and oriented to
-   rise with blood volume like every classical method's. A dropped frame has no observed entry, so the
-   completion leaves it near zero. If nothing stands out of the noise, the leading component of the
-   selected data is used. The heart rate is read by the shared estimator.
+   iterations: singular value soft-thresholding of M o WD + (1 - M) o Z ("soft-impute", Mazumder,
+   Hastie & Tibshirani, JMLR 11, 2010). The u- and v-steps are exact given Z when dropping an entry
+   costs a squared residual of kappa^2 times the median: a patch is kept when the mean squared residual
+   (in D's units) of its selected frames is at most kappa^2 (kappa = `keep_factor`) times the median
+   over patches, then a frame when that of its selected patches is at most kappa^2 times the median
+   over frames. The selection adapts to each video through these medians and through tau: `shrink` x
+   the Gavish-Donoho threshold omega(beta) x the median singular value of the selected data (Gavish &
+   Donoho, IEEE Trans. Inf. Theory 60(8), 2014: singular values above it stand out of the noise).
+4. Output. The pulse is the mean of the completed rows of the selected patches (in noise units, so an
+   inverse-noise weighting of the patches), band-passed and oriented to rise with blood volume like
+   every classical method's. A dropped frame has no observed entry, so the completion leaves it near
+   zero. If nothing stands out of the noise, the selected data are averaged as they are. The heart
+   rate is read by the shared estimator.
 
 Differences from the paper: its regions follow facial landmarks, here they are fixed patches of the
-crop (with the preprocessing's fixed crop box, a moving head moves across them, which the whole-face
-trace methods average out better); the objective above, its weights (tau, kappa, the rank cap) and
-the selection of whole patches and whole frames are our reading of "matrix completion that selects
-the reliable regions and frames at the same time", written from the paper's description without its
-equations at hand; the heart rate comes from the shared estimator.
+crop (with the preprocessing's fixed crop box a moving head moves across them, which the whole-face
+trace methods average out better); the objective above, its weights (tau, kappa, `shrink` and
+`keep_factor` chosen on synthetic clips), the noise weighting of the rows and the selection of whole
+patches and whole frames are our reading of "matrix completion that selects the reliable regions and
+frames at the same time", written from the paper's description without its equations at hand; the
+heart rate comes from the shared estimator.
 """
 
 from __future__ import annotations
@@ -90,20 +90,17 @@ def gavish_donoho_omega(beta: float) -> float:
     return 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
 
 
-def singular_value_threshold(a: np.ndarray, tau: float, rank: int | None = None) -> np.ndarray:
-    """The proximal operator of tau ||.||_* (plus rank(.) <= `rank` when given): `a` with its singular
-    values s replaced by max(s - tau, 0), only the `rank` largest kept.
+def singular_value_threshold(a: np.ndarray, tau: float) -> np.ndarray:
+    """The proximal operator of tau ||.||_*: `a` with its singular values s replaced by max(s - tau, 0).
 
     Computed from the eigen-decomposition of the smaller Gram matrix (a has few rows, many columns):
     with a a^T = U diag(s^2) U^T, the result is U diag(max(s - tau, 0) / s) U^T a.
     """
     if a.shape[0] > a.shape[1]:
-        return singular_value_threshold(a.T, tau, rank).T
+        return singular_value_threshold(a.T, tau).T
     eigval, eigvec = np.linalg.eigh(a @ a.T)  # ascending
     s = np.sqrt(np.maximum(eigval, 0.0))
     keep = s > tau
-    if rank is not None:
-        keep[: max(len(s) - int(rank), 0)] = False
     if not keep.any():
         return np.zeros_like(a)
     u = eigvec[:, keep]
@@ -117,13 +114,11 @@ def soft_impute(
     start: np.ndarray,
     iterations: int,
     tol: float,
-    rank: int | None = None,
 ) -> np.ndarray:
-    """argmin_Z tau ||Z||_* + 1/2 ||mask o (Z - data)||^2 (rank(Z) <= `rank` when given) by proximal
-    gradient (step 1) from `start`."""
+    """argmin_Z tau ||Z||_* + 1/2 ||mask o (Z - data)||^2 by proximal gradient (step 1) from `start`."""
     z = start
     for _ in range(iterations):
-        new = singular_value_threshold(np.where(mask, data, z), tau, rank)
+        new = singular_value_threshold(np.where(mask, data, z), tau)
         change = np.linalg.norm(new - z)
         z = new
         if change <= tol * max(np.linalg.norm(z), 1e-12):
@@ -142,47 +137,53 @@ def noise_threshold(a: np.ndarray) -> float:
 def samc(
     data: np.ndarray,
     observed: np.ndarray,
-    shrink: float = 1.0,
-    keep_factor: float = 2.0,
-    rank: int = 1,
+    shrink: float = 0.5,
+    keep_factor: float = 3.0,
     rounds: int = 5,
     iterations: int = 100,
     tol: float = 1e-4,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Self-adaptive matrix completion of (R, T) `data` observed where `observed`: the completed
-    low-rank matrix Z and the selected rows u (R,) and columns v (T,) (see the module doc)."""
+    """Self-adaptive matrix completion of (R, T) `data` observed where `observed` (see the module doc).
+
+    Returns the completed matrix in units of each row's noise (the whitened Z), the selected rows
+    u (R,) and the selected columns v (T,).
+    """
     d = np.where(observed, np.asarray(data, dtype=np.float64), 0.0)
     r, t = d.shape
     if not observed.any():
         raise SignalError("samc: no observed entry to complete")
     rows, cols = np.ones(r, dtype=bool), np.ones(t, dtype=bool)
-    z = np.zeros_like(d)
+    scale = _positive(np.sqrt((d**2).sum(axis=1) / np.maximum(observed.sum(axis=1), 1)), 1.0)
+    zw = np.zeros_like(d)
     for _ in range(rounds):
         mask = observed & rows[:, None] & cols[None, :]
-        tau = shrink * noise_threshold(np.where(mask, d, 0.0)[rows][:, cols])
-        z = soft_impute(d, mask, tau, z, iterations, tol, rank)
-        residual = np.where(observed, (z - d) ** 2, np.nan)
+        dw = d / scale[:, None]
+        tau = shrink * noise_threshold(np.where(mask, dw, 0.0)[rows][:, cols])
+        zw = soft_impute(dw, mask, tau, zw, iterations, tol)
+        residual = np.where(observed, (zw * scale[:, None] - d) ** 2, np.nan)
         with warnings.catch_warnings():  # all-NaN rows or columns (nothing observed) are dropped
             warnings.simplefilter("ignore", RuntimeWarning)
             row_cost = np.nan_to_num(np.nanmean(residual[:, cols], axis=1), nan=np.inf)
             new_rows = row_cost <= keep_factor**2 * np.median(row_cost[np.isfinite(row_cost)])
             col_cost = np.nan_to_num(np.nanmean(residual[new_rows], axis=0), nan=np.inf)
             new_cols = col_cost <= keep_factor**2 * np.median(col_cost[np.isfinite(col_cost)])
+        noise = _positive(np.sqrt(row_cost), scale)  # each row's noise: its residual RMS
+        zw *= (scale / noise)[:, None]
+        scale = noise
         if new_rows.sum() < 2 or not new_cols.any():
             break
         if (new_rows == rows).all() and (new_cols == cols).all():
             break
         rows, cols = new_rows, new_cols
-    if not z[rows].any():  # nothing stood out of the noise: the selected data's leading component
-        z = np.where(observed & rows[:, None] & cols[None, :], d, 0.0)
-    return z, rows, cols
+    if not zw[rows].any():  # nothing stood out of the noise: the selected data as they are
+        zw = np.where(observed & rows[:, None] & cols[None, :], d / scale[:, None], 0.0)
+    return zw, rows, cols
 
 
-def leading_component(z: np.ndarray) -> np.ndarray:
-    """sigma_1 v_1 of `z` (T,), signed so that the rows' weights u_1 sum to a positive number."""
-    u, s, vt = np.linalg.svd(z, full_matrices=False)
-    sign = 1.0 if u[:, 0].sum() >= 0 else -1.0
-    return sign * s[0] * vt[0]
+def _positive(values: np.ndarray, fallback: np.ndarray | float) -> np.ndarray:
+    """`values` where finite and > 0, else `fallback`."""
+    ok = np.isfinite(values) & (values > 0)
+    return np.where(ok, values, fallback)
 
 
 class SAMC(Method):
@@ -199,11 +200,10 @@ class SAMC(Method):
         Param("min_skin", 0.25, "share of a patch's pixels that must be skin for it to count in a frame"),
         Param("window_s", 1.6, "CHROM window length in seconds"),
         BAND,
-        Param("shrink", 1.0, "nuclear-norm weight tau as a multiple of the Gavish-Donoho noise threshold"),
+        Param("shrink", 0.5, "nuclear-norm weight tau as a multiple of the Gavish-Donoho noise threshold"),
         Param(
-            "keep_factor", 2.0, "a patch or frame is dropped when its RMS residual exceeds this x the median"
+            "keep_factor", 3.0, "a patch or frame is dropped when its RMS residual exceeds this x the median"
         ),
-        Param("rank", 1, "largest rank of the completed matrix (the pulse shared by the patches)"),
         Param("rounds", 5, "alternations between completion and selection"),
         Param("iterations", 100, "proximal-gradient iterations per completion"),
     )
@@ -251,9 +251,8 @@ class SAMC(Method):
             observed[:, keep].T,
             shrink=float(self.config["shrink"]),
             keep_factor=float(self.config["keep_factor"]),
-            rank=int(self.config["rank"]),
             rounds=int(self.config["rounds"]),
             iterations=int(self.config["iterations"]),
         )
-        pulse = leading_component(z[selected])
+        pulse = z[selected].mean(axis=0)  # inverse-noise weighted: z is in units of each row's noise
         return finish(pulse, face, fps, band, filtered=False)
