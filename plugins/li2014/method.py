@@ -15,7 +15,7 @@ realistic situations." IEEE Conference on Computer Vision and Pattern Recognitio
    signal is modelled as g_face = s + y with y ~ h g_bg, and a normalised least-mean-squares (NLMS)
    adaptive filter removes y: g_IR(n) = g_face(n) - h(n)^T x(n), h(n+1) = h(n) + mu g_IR(n) x(n) /
    (x(n)^T x(n) + eps), x(n) the last `nlms_taps` background samples (one tap: the paper's scalar h),
-   mu = 0.003 as in the paper. The paper segments the background with level sets over the full frame;
+   mu = 0.003 (the step reimplementations of the paper use). The paper segments the background with level sets over the full frame;
    the clip cache keeps only the face crop, so g_bg here is the mean green of the lit, non-skin pixels
    of the crop's outer left and right strips (`rppgbench.traces.BACKGROUND_STRIPS`, outside the face
    box at the default enlargement). Difference: the filter starts from h = mean(g_face) / mean(g_bg),
@@ -31,14 +31,16 @@ realistic situations." IEEE Conference on Computer Vision and Pattern Recognitio
    value per frame at its own time. Joining puts phase jumps into a 10-s window that the filters
    smear over the neighbouring segments (on stationary synthetic windows it made the heart rate
    several times less accurate).
-4. Temporal filters, as in the paper: smoothness-priors detrending (Tarvainen 2002; lambda = 300 at
-   the paper's 61 fps, i.e. the same cut-off frequency as lambda = 73 at 30 fps, `detrend_lambda` is
-   given at 30 fps and scaled to the frame rate), a moving average over `average_frames` frames, and a
-   Hamming-window FIR band-pass of order 128 over 0.7-4 Hz, applied zero-phase (centred).
+4. Temporal filters, in the paper's order: smoothness-priors detrending (Tarvainen 2002; lambda = 300
+   at MAHNOB-HCI's 61 fps, i.e. the same cut-off frequency as lambda = 73 at 30 fps; `detrend_lambda`
+   is given at 30 fps and scaled to the frame rate), a moving average over `average_frames` frames (3,
+   a light smoothing; the window length is our choice), and a Hamming-window FIR band-pass of order 128
+   over 0.7-4 Hz, applied zero-phase (centred). Lambda, the order and the band are the values
+   reimplementations of the paper use.
 
 Green falls as blood volume rises, so the output is the negated filtered signal: it rises with blood
 volume like a contact PPG. The heart rate is read from it by the shared estimator, not here (the
-paper reads the Welch spectrum's peak, which is what the shared estimator does).
+paper takes the peak of the Welch power spectrum, as the shared estimator does).
 """
 
 from __future__ import annotations
