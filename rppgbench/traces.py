@@ -268,10 +268,6 @@ class RegionTraces:
     pixels: np.ndarray
     skin_model: SkinModel | None
 
-    def index(self, name: str) -> int:
-        """Position of the region called `name`."""
-        return [r.name for r in self.regions].index(name)
-
 
 def box_slices(box: Box, height: int, width: int) -> tuple[slice, slice]:
     """Row and column slices of a fractional box in a height x width crop (at least one pixel each)."""
