@@ -57,7 +57,6 @@ from rppgbench.signal.validate import check_signal
 from rppgbench.traces import (
     BACKGROUND_STRIPS,
     Region,
-    TraceMethod,
     TraceWarning,
     extract_region_traces,
     fill_missing,
@@ -159,7 +158,12 @@ class Li2014(Method):
         "pruning of the most variable segments, detrend + moving average + FIR band-pass"
     )
     params = (
-        *TraceMethod.params,
+        Param(
+            "skin_mask",
+            True,
+            "weight the face region's pixels by a per-clip skin-chromaticity model and take the background's "
+            "non-skin pixels; false: every pixel of each region",
+        ),
         Param("rectify", True, "illumination rectification against the background trace (false: skip)"),
         Param("nlms_step", 0.003, "NLMS step size mu"),
         Param("nlms_taps", 1, "NLMS filter length (1: the paper's scalar h)"),

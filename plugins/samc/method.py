@@ -64,7 +64,7 @@ from rppgbench.errors import ConfigError, SignalError
 from rppgbench.method import Method
 from rppgbench.params import Param
 from rppgbench.signal.validate import check_signal
-from rppgbench.traces import FACE_BOX, Region, TraceMethod, extract_region_traces, fill_missing
+from rppgbench.traces import FACE_BOX, Region, extract_region_traces, fill_missing
 
 WHOLE_FACE = Region("face", ((0.0, 0.0, 1.0, 1.0),), skin=True)
 """The whole crop's skin, for the orientation of the output (as the trace methods see it)."""
@@ -195,7 +195,11 @@ class SAMC(Method):
         "reliable patches and frames"
     )
     params = (
-        *TraceMethod.params,
+        Param(
+            "skin_mask",
+            True,
+            "weight each patch's pixels by a per-clip skin-chromaticity model; false: every pixel of each patch",
+        ),
         Param("grid", 6, "patches per side of the grid over the face box"),
         Param("min_skin", 0.25, "share of a patch's pixels that must be skin for it to count in a frame"),
         Param("window_s", 1.6, "CHROM window length in seconds"),
