@@ -23,6 +23,16 @@ Methods that need the spread of the skin colours, not only their mean (SSR), ask
 colour correlation matrix as well (`correlation=True`): C(t) = sum_p w_p v_p v_p^T / sum_p w_p over
 the pixel colours v_p with the same skin weights w_p (the whole crop where the mean does), computed in
 the same pass.
+
+Methods that read parts of the crop (a lower-face region, a grid of face patches, the background
+beside the face) ask for region traces (`extract_region_traces`): the mean colour of each `Region`
+(one or more boxes given as fractions of the crop's width and height) per frame, in one pass. A skin
+region weights its pixels by the same skin weights; a background region takes its pixels that are lit
+(not dark, not clipped) but carry no skin weight at all, so neither skin nor shadow enters it. The
+clip cache keeps only the face crop, so the background a method can see is the margin of the crop
+around the face: with the default enlargement (1.6 x the face box, `rppgbench.preprocess.config`) the
+face box spans the central 62.5 % of the crop and `BACKGROUND_STRIPS` (the outer 15 % on the left and
+right, full height) lie outside it; the skin test removes ears, neck or a face that moves into them.
 """
 
 from __future__ import annotations
@@ -133,6 +143,11 @@ def estimate_skin_model(frames: Any, sample_frames: int = SAMPLE_FRAMES) -> Skin
 
 def skin_weights(frames: np.ndarray, model: SkinModel) -> np.ndarray:
     """Float32 (..., H, W) skin weights in [0, 1] of uint8 RGB `frames` under `model` (see module doc)."""
+    return _skin_weights_and_usable(frames, model)[0]
+
+
+def _skin_weights_and_usable(frames: np.ndarray, model: SkinModel) -> tuple[np.ndarray, np.ndarray]:
+    """Skin weights (as `skin_weights`) and the boolean mask of pixels bright enough and not clipped."""
     red, green, blue = np.moveaxis(frames, -1, 0).astype(np.float32)  # contiguous colour planes
     scale = 1.0 / np.maximum(red + green + blue, np.float32(1.0))
     dr = (red * scale - np.float32(model.mean[0])) * np.float32(1.0 / model.sd[0])
@@ -140,10 +155,11 @@ def skin_weights(frames: np.ndarray, model: SkinModel) -> np.ndarray:
     d2 = dr * dr + dg * dg
     luma = np.float32(0.299) * red + np.float32(0.587) * green + np.float32(0.114) * blue
     brightest = np.maximum(np.maximum(red, green), blue)
-    usable = (d2 <= np.float32(CUTOFF_SD**2)) & (luma > model.min_luma) & (brightest < model.saturated)
+    lit = (luma > model.min_luma) & (brightest < model.saturated)
+    usable = (d2 <= np.float32(CUTOFF_SD**2)) & lit
     weights = np.zeros_like(d2)
     weights[usable] = np.exp(np.float32(-0.5) * d2[usable])
-    return weights
+    return weights, lit
 
 
 def _frame_sums(image: np.ndarray, m: int) -> np.ndarray:
@@ -219,6 +235,107 @@ def extract_traces_info(
 def extract_traces(frames: Any, skin_mask: bool = True, chunk: int = 256) -> np.ndarray:
     """(T, 3) float64 mean RGB of the skin pixels (or the whole crop) of each (T, H, W, 3) uint8 frame."""
     return extract_traces_info(frames, skin_mask=skin_mask, chunk=chunk).rgb
+
+
+Box = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) as fractions of the crop's width and height, x to the right and y down."""
+
+FACE_BOX: Box = (0.1875, 0.1875, 0.8125, 0.8125)
+"""The face box inside the crop at the default enlargement of 1.6: the central (1 / 1.6) of each side."""
+
+BACKGROUND_STRIPS: tuple[Box, ...] = ((0.0, 0.0, 0.15, 1.0), (0.85, 0.0, 1.0, 1.0))
+"""The crop's outer left and right strips: outside the face box at the default enlargement of 1.6."""
+
+
+@dataclass(frozen=True)
+class Region:
+    """A part of the face crop: the union of `boxes`; `skin` selects its skin pixels (weighted by the
+    clip's skin model), else its lit non-skin pixels (a background reference)."""
+
+    name: str
+    boxes: tuple[Box, ...]
+    skin: bool = True
+
+
+@dataclass(frozen=True)
+class RegionTraces:
+    """Per-frame mean colours of regions: `rgb` (T, R, 3), NaN where a region has less than one pixel's
+    weight in a frame; `weight` (T, R) the summed pixel weights; `pixels` (R,) each region's area."""
+
+    regions: tuple[Region, ...]
+    rgb: np.ndarray
+    weight: np.ndarray
+    pixels: np.ndarray
+    skin_model: SkinModel | None
+
+
+def box_slices(box: Box, height: int, width: int) -> tuple[slice, slice]:
+    """Row and column slices of a fractional box in a height x width crop (at least one pixel each)."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
+        raise DataError(f"region box {box} must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+    top, left = min(int(round(y0 * height)), height - 1), min(int(round(x0 * width)), width - 1)
+    bottom, right = max(int(round(y1 * height)), top + 1), max(int(round(x1 * width)), left + 1)
+    return slice(top, bottom), slice(left, right)
+
+
+def extract_region_traces(
+    frames: Any,
+    regions: tuple[Region, ...],
+    skin_mask: bool = True,
+    chunk: int = 256,
+    skin_model: SkinModel | None = None,
+) -> RegionTraces:
+    """Mean colour of each region's skin (or background) pixels per frame, in one pass over the clip.
+
+    With `skin_mask=False` every pixel of a region counts, skin or not.
+    """
+    n = _frame_count(frames)
+    if chunk < 1:
+        raise DataError(f"chunk must be a positive number of frames, got {chunk}")
+    if not regions:
+        raise DataError("extract_region_traces needs at least one region")
+    if skin_mask and skin_model is None and n:
+        skin_model = estimate_skin_model(frames)
+    sums = np.zeros((n, len(regions), 3), dtype=np.float64)
+    weight = np.zeros((n, len(regions)), dtype=np.float64)
+    pixels = np.zeros(len(regions), dtype=np.float64)
+    for start in range(0, n, chunk):
+        block = np.asarray(frames[start : start + chunk])
+        if block.dtype != np.uint8:
+            raise DataError(f"face frames must be uint8 RGB, got dtype {block.dtype}")
+        m, h, w, _ = block.shape
+        if skin_mask:
+            skin, lit = _skin_weights_and_usable(block, skin_model)
+            background = (lit & (skin == 0)).astype(np.float32)
+        else:
+            skin = background = np.ones((m, h, w), dtype=np.float32)
+        for k, region in enumerate(regions):
+            weights = skin if region.skin else background
+            pixels[k] = 0.0
+            for box in region.boxes:
+                rows, cols = box_slices(box, h, w)
+                wsub = np.ascontiguousarray(weights[:, rows, cols]).reshape(m, 1, -1)
+                psub = block[:, rows, cols].reshape(m, -1, 3).astype(np.float32)
+                sums[start : start + m, k] += np.matmul(wsub, psub)[:, 0, :]
+                weight[start : start + m, k] += wsub.sum(axis=(1, 2), dtype=np.float64)
+                pixels[k] += wsub.shape[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rgb = np.where(weight[:, :, None] >= 1.0, sums / weight[:, :, None], np.nan)
+    return RegionTraces(tuple(regions), rgb, weight, pixels, skin_model if skin_mask else None)
+
+
+def fill_missing(x: np.ndarray) -> np.ndarray:
+    """`x` (T,) or (T, C) with NaN samples linearly interpolated along time from their neighbours (the
+    ends held); a column without any finite sample stays NaN."""
+    arr = np.array(x, dtype=np.float64)
+    columns = arr.reshape(len(arr), -1)
+    idx = np.arange(len(arr))
+    for column in columns.T:
+        bad = ~np.isfinite(column)
+        if bad.any() and not bad.all():
+            column[bad] = np.interp(idx[bad], idx[~bad], column[~bad])
+    return columns.reshape(arr.shape)
 
 
 def orient_to_blood_volume(

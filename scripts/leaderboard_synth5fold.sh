@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the nine classical methods,
+# Regenerate every row of the synth-5fold leaderboard from a clean checkout: the classical methods,
 # AutoHR's architecture search on fold 1 at the cpu recipe, the six neural methods at their cpu recipes
 # (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
 #
@@ -24,7 +24,7 @@ WORK=build/leaderboard
 RESULTS=leaderboards/results/$PROTOCOL
 GENOTYPE_DIR=leaderboards/genotypes/$PROTOCOL-fold1-cpu
 ABLATIONS=leaderboards/ablations/$PROTOCOL-fold1-cpu
-CLASSICAL=(green ica pca chrom pos lgi pbv omit ssr)
+CLASSICAL=(green ica pca chrom pos lgi pbv omit ssr li2014 samc)
 mkdir -p "$WORK" "$RESULTS"
 
 publish() {  # copy a finished run folder into leaderboards/ (no weights, no checkpoints)
