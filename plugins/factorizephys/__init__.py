@@ -24,7 +24,7 @@ MIN_SIZE = {"valid": 71, "same": 4}
 
 
 def size_fits(method: str, config: Mapping[str, Any]) -> None:
-    """The paper's valid convolutions need frames of at least 71 px (72 in the paper); `same` at least 4."""
+    """size >= 71 px with the paper's unpadded conv blocks (72 in the paper), >= 4 with `same`; rank >= 1."""
     size, padding = int(config["size"]), str(config["padding"])
     if padding not in MIN_SIZE:
         raise ConfigError(f"{method} padding must be one of {PADDINGS}, got {padding!r}")

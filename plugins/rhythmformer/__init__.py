@@ -29,7 +29,7 @@ def frames_multiple(stages: int) -> int:
 
 
 def shapes_fit(method: str, config: Mapping[str, Any]) -> None:
-    """clip_frames a multiple of max(4, 2^stages); size a multiple of 4 x patch x spatial_regions; dim of heads."""
+    """clip_frames a multiple of max(4, 2^stages); size a multiple of 4 x patch x spatial_regions; dim a multiple of heads."""
     stages, frames = int(config["stages"]), int(config["clip_frames"])
     size, patch, regions = (int(config[k]) for k in ("size", "patch", "spatial_regions"))
     dim, heads = int(config["dim"]), int(config["heads"])
