@@ -1,8 +1,10 @@
 """The FactorizePhys network: a small 3-D CNN with the Factorized Self-Attention Module (FSAM).
 
 Joshi, Agaian, Cho, "FactorizePhys: Matrix Factorization for Multidimensional Attention in Remote
-Physiological Sensing", NeurIPS 2024. Written from the paper; layer shapes and constants were read
-from the authors' public code (github.com/PhysiologicAILab/FactorizePhys, `neural_methods/model/
+Physiological Sensing", NeurIPS 2024. The paper's full text was not at hand while writing this: the
+structure follows its description (diff-normalised input, 3-D CNN, FSAM by non-negative matrix
+factorisation of the voxel embeddings, rank 1), and layer shapes and constants were read from the
+authors' public code (github.com/PhysiologicAILab/FactorizePhys, `neural_methods/model/
 FactorizePhys/FactorizePhys.py` and `FSAM.py`, newest stored version, channel widths nf = [8, 12, 16])
 for the facts only:
 

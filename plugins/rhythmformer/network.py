@@ -1,8 +1,10 @@
 """The RhythmFormer network: fusion stem, patch embedding, hierarchical temporal periodic transformer.
 
 Zou, Guo, Chen, Zhuo, Huang, Ma, "RhythmFormer: Extracting Patterned rPPG Signals based on Periodic
-Sparse Attention", Pattern Recognition 2025 (arXiv 2402.12788). Written from the paper; layer shapes
-and constants that the paper leaves open were read from the authors' public code
+Sparse Attention", Pattern Recognition 2025 (arXiv 2402.12788). Only the paper's abstract and
+overview were at hand while writing this, so the structure follows the paper's description (fusion
+stem, hierarchical temporal periodic transformer, pre-attention routing over temporal segments) and
+every layer shape and constant below was read from the authors' public code
 (github.com/zizheng-guo/RhythmFormer, `neural_methods/model/RhythmFormer.py` and the video
 bi-level routing attention it imports) for the facts only:
 
