@@ -19,6 +19,7 @@ from rppgbench.recipes import (
 from rppgbench.runner import RunOptions, plan_run, run_config
 
 NEURAL = ("physnet", "deepphys", "tscan", "efficientphys", "autohr", "physformer")
+NEURAL += ("rhythmformer", "factorizephys")
 
 
 def test_every_neural_method_has_a_paper_and_a_cpu_recipe_with_valid_params():

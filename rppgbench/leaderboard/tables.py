@@ -46,6 +46,7 @@ KNOWN_FAMILIES = {
     "i3d": "end-to-end learning", "hr-cnn": "end-to-end learning", "rppgnet": "end-to-end learning",
     "tscan": "end-to-end learning", "efficientphys": "end-to-end learning", "physformer": "end-to-end learning",
     "samc": "traditional",
+    "rhythmformer": "end-to-end learning", "factorizephys": "end-to-end learning",
 }  # fmt: skip
 
 
