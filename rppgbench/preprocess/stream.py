@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rppgbench.errors import DataError
-from rppgbench.preprocess.crop import FaceTracker, crop_resize
+from rppgbench.preprocess.crop import FaceTracker, crop_resize, resize_crop
 
 _GROWTH = 1.5
 _MAX_PREALLOCATED = 20_000  # frames; a container's frame count can be garbage, so grow beyond it
@@ -94,21 +94,34 @@ def stream_crops(
     size = tracker.config.size
     first: np.ndarray | None = None
     first_shape: tuple[int, ...] | None = None
-    frames = iter(source)
+    decoded = getattr(source, "decoded", None)  # a video file: frames converted to RGB only where needed
+    lazy = by_region = callable(decoded)
+    frames: Iterator[Any] = iter(decoded() if lazy else source)  # type: ignore[misc]
     n = 0
     try:
         for offset, frame in enumerate(islice(frames, start, stop)):
-            _check_frame(frame, where, start + offset)
+            index = start + offset
+            if lazy:
+                shape, pixels = frame.shape, frame.rgb
+            else:
+                _check_frame(frame, where, index)
+                shape, pixels = frame.shape, (lambda frame=frame: frame)
             if first_shape is None:
-                first_shape = frame.shape
-                first = frame.copy() if keep_first else None
-            elif fixed_size and frame.shape != first_shape:
+                first_shape = shape
+                first = pixels().copy() if keep_first else None
+            elif fixed_size and shape != first_shape:
                 raise DataError(
-                    f"{where}: frame {start + offset} is {frame.shape[1]}x{frame.shape[0]}, but the video "
+                    f"{where}: frame {index} is {shape[1]}x{shape[0]}, but the video "
                     f"started at {first_shape[1]}x{first_shape[0]}"
                 )
-            box = tracker.crop_box(offset, frame)
-            sink.append(crop_resize(frame, box, size), box)
+            box = tracker.box_for(offset, shape, pixels)
+            if by_region and frame.converted and not frame.region_is_exact(*box):
+                by_region = False  # never seen; but should a format convert a region differently, stop
+            if by_region:
+                crop = resize_crop(frame.region(*box), size)
+            else:
+                crop = crop_resize(frame.rgb() if lazy else frame, box, size)
+            sink.append(crop, box)
             n += 1
             if progress is not None:
                 progress(1)
