@@ -117,11 +117,9 @@ class VideoFile(FrameSource):
         Pixels, timestamps and errors are those of iterating the file; a pipeline that needs a face
         crop of most frames saves converting the rest of each frame.
         """
-        from av.video.reformatter import VideoReformatter
-
-        reformatter = VideoReformatter()  # one conversion context while the region's size stays the same
+        converter = _RegionConverter()
         for frame in self._decode():
-            yield DecodedFrame(frame, reformatter)
+            yield DecodedFrame(frame, converter)
 
     def _decode(self) -> Iterator[Any]:
         """PyAV's decoded frames, recording each one's time; the timestamps are settled at the end."""
@@ -209,9 +207,9 @@ class DecodedFrame:
     converted whole.
     """
 
-    def __init__(self, frame: Any, reformatter: Any) -> None:
+    def __init__(self, frame: Any, converter: _RegionConverter | None = None) -> None:
         self._frame = frame
-        self._reformatter = reformatter
+        self._converter = converter or _RegionConverter()
         self._rgb: np.ndarray | None = None
         self.shape = (int(frame.height), int(frame.width), 3)
 
@@ -255,31 +253,46 @@ class DecodedFrame:
         y1, x1 = min(height, y + h + _REGION_MARGIN), min(width, x + w + _REGION_MARGIN)
         y1 += (y1 - y0) % 2 if y1 < height else 0  # even sizes keep the chroma grid (but at the edge)
         x1 += (x1 - x0) % 2 if x1 < width else 0
-        block = self._block(name, x0, y0, x1 - x0, y1 - y0)
-        rgb = self._reformatter.reformat(block, format="rgb24").to_ndarray()
+        rgb = self._converter.convert(self._frame, name, x0, y0, x1 - x0, y1 - y0)
         return rgb[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
 
-    def _block(self, name: str, x0: int, y0: int, w: int, h: int) -> Any:
-        """A new frame of the same format and colour tags holding block (x0, y0, w, h) of this one."""
-        import av
 
-        source = self._frame
-        block = av.VideoFrame(w, h, name)
-        for index, (src, dst) in enumerate(zip(source.planes, block.planes, strict=True)):
+class _RegionConverter:
+    """Converts blocks of a video's frames to RGB, reusing one block frame and swscale context while the
+    block keeps its size (it changes only when the face box moves)."""
+
+    def __init__(self) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter = VideoReformatter()
+        self._key: tuple[str, int, int] | None = None
+        self._block: Any = None
+        self._planes: list[np.ndarray] = []
+
+    def convert(self, frame: Any, name: str, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        """Block (x0, y0, w, h) of `frame` (pixel format `name`) as an (h, w, 3) RGB array of its own."""
+        if self._key != (name, w, h):
+            import av
+
+            self._block = av.VideoFrame(w, h, name)
+            self._planes = [
+                np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in self._block.planes
+            ]
+            self._key = (name, w, h)
+        block = self._block
+        for index, (src, out) in enumerate(zip(frame.planes, self._planes, strict=True)):
             if name in _PLANAR_YUV:
-                fx, fy = _PLANAR_YUV[name] if index else (1, 1)
-                step = 1
+                (fx, fy), step = _PLANAR_YUV[name] if index else (1, 1), 1
             else:
                 fx, fy, step = 1, 1, _PACKED_RGB[name]
             pixels = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)
-            out = np.frombuffer(dst, np.uint8).reshape(dst.height, dst.line_size)
-            left = x0 // fx * step
-            out[:, : dst.width * step] = pixels[
-                y0 // fy : y0 // fy + dst.height, left : left + dst.width * step
-            ]
-        block.colorspace = source.colorspace
-        block.color_range = source.color_range
-        return block
+            left, top, width = x0 // fx * step, y0 // fy, block.planes[index].width * step
+            out[:, :width] = pixels[top : top + out.shape[0], left : left + width]
+        block.colorspace = frame.colorspace
+        block.color_range = frame.color_range
+        converted = self._reformatter.reformat(block, format="rgb24", threads=1)
+        rgb = converted.to_ndarray()
+        return rgb.copy() if converted is block else rgb  # rgb24 needs no conversion: not the reused block
 
 
 class ImageSequence(FrameSource):

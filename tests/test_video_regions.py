@@ -25,6 +25,7 @@ CASES = [  # (codec, pixel format, width, height)
     ("ffv1", "yuv444p", 160, 120),
     ("ffv1", "bgr0", 161, 121),
     ("rawvideo", "bgr24", 160, 120),
+    ("rawvideo", "rgb24", 160, 120),
 ]
 
 
