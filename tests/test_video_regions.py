@@ -71,3 +71,27 @@ def test_region_is_the_whole_frames_pixels(tmp_path, codec, pix_fmt, width, heig
     reference = VideoFile(path)
     list(reference)
     assert np.array_equal(video.timestamps, reference.timestamps) and video.fps == reference.fps
+
+
+def test_pipeline_uses_a_subclass_s_own_frames(tmp_path):
+    """A loader's VideoFile subclass that changes the frames keeps them: the pipeline does not bypass it."""
+    from rppgbench.preprocess import PreprocessConfig
+    from rppgbench.preprocess.crop import FaceTracker, crop_resize
+    from rppgbench.preprocess.stream import MemorySink, stream_crops
+
+    path = tmp_path / "v.avi"
+    _encode(path, "mjpeg", "yuvj420p", 160, 120)
+
+    class Mirrored(VideoFile):
+        def __iter__(self):
+            for frame in super().__iter__():
+                yield np.ascontiguousarray(frame[:, ::-1])
+
+    config = PreprocessConfig(face="full", size=32)
+    for source, expected in (
+        (VideoFile(path), list(VideoFile(path))),
+        (Mirrored(path), list(Mirrored(path))),
+    ):
+        sink = MemorySink(config.size)
+        stream_crops(source, FaceTracker(config, None, lambda frame: None), sink, where=str(path))
+        assert np.array_equal(sink.frames, [crop_resize(f, (0, 0, 160, 120), 32) for f in expected])

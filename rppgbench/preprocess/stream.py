@@ -21,6 +21,7 @@ import numpy as np
 
 from rppgbench.errors import DataError
 from rppgbench.preprocess.crop import FaceTracker, crop_resize, resize_crop
+from rppgbench.video import VideoFile
 
 _GROWTH = 1.5
 _MAX_PREALLOCATED = 20_000  # frames; a container's frame count can be garbage, so grow beyond it
@@ -94,9 +95,8 @@ def stream_crops(
     size = tracker.config.size
     first: np.ndarray | None = None
     first_shape: tuple[int, ...] | None = None
-    decoded = getattr(source, "decoded", None)  # a video file: frames converted to RGB only where needed
-    lazy = by_region = callable(decoded)
-    frames: Iterator[Any] = iter(decoded() if lazy else source)  # type: ignore[misc]
+    lazy = by_region = _plain_video(source)  # frames converted to RGB only where needed
+    frames: Iterator[Any] = iter(source.decoded() if lazy else source)  # type: ignore[attr-defined]
     n = 0
     try:
         for offset, frame in enumerate(islice(frames, start, stop)):
@@ -128,6 +128,11 @@ def stream_crops(
     finally:
         _close(frames)
     return Streamed(n, first)
+
+
+def _plain_video(source: Any) -> bool:
+    """True for a `VideoFile` whose frames no subclass changes: its `decoded()` frames are its frames."""
+    return isinstance(source, VideoFile) and type(source).__iter__ is VideoFile.__iter__
 
 
 def _check_frame(frame: Any, where: str, index: int) -> None:
