@@ -244,9 +244,7 @@ class DecodedFrame:
         if (name not in _PLANAR_YUV and name not in _PACKED_RGB) or w * h > _WHOLE_FRACTION * width * height:
             return None
         fx, fy = _PLANAR_YUV.get(name, (1, 1))
-        if (
-            width % fx or height % fy
-        ):  # chroma not exactly half the size: the whole frame's filter phases drift
+        if width % fx or height % fy:  # chroma planes not exactly a half: their filter phases drift
             return None
         y0 = max(0, (y - _REGION_MARGIN) // _REGION_ALIGN[0] * _REGION_ALIGN[0])
         x0 = max(0, (x - _REGION_MARGIN) // _REGION_ALIGN[1] * _REGION_ALIGN[1])
