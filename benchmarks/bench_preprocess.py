@@ -4,8 +4,10 @@ Generates 640x480 30 fps MJPG test videos (scikit-image's astronaut over a backg
 noise) in a temporary folder, then prints:
   1. decode-only throughput of the videos with --workers processes (the practical limit) beside the
      full preprocessing throughput (BlazeFace on the first frame, crop, resize to 128, HDF5 write),
-     with LZF-compressed clips, and with re-detection every 10 frames; best of --repeat runs, as
-     wall clock (worker start-up included) and inside the workers;
+     with LZF-compressed clips, with the default predictive codec, and with re-detection every 10
+     frames; decode-only and the rows run in turn, best of --repeat rounds, as wall clock (worker
+     start-up included), inside the workers, and per CPU second of the workers (start-up included;
+     the figure least moved by other load on a shared machine);
   2. peak memory of preparing a 1-minute and a 10-minute video (RSS sampled every 20 ms, Python/numpy
      allocations by tracemalloc): it should not grow with the video length;
   3. the cache's compression choice: file size, write and random-window read speed for each codec
@@ -92,26 +94,36 @@ def decode_count(path: str) -> tuple[int, float]:
     return sum(1 for _ in VideoFile(Path(path), FPS)), time.perf_counter() - start
 
 
-def decode_throughput(paths: list[Path], workers: int) -> tuple[int, float, float]:
-    """(frames, wall seconds with start-up, seconds inside workers) to decode every video in parallel."""
-    start = time.perf_counter()
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: the worker pools' whole work."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def decode_throughput(paths: list[Path], workers: int) -> tuple[int, float, float, float]:
+    """(frames, wall seconds with start-up, seconds inside workers, CPU seconds of the workers) to
+    decode every video in parallel."""
+    start, cpu = time.perf_counter(), children_cpu()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         counts = list(pool.map(decode_count, [str(p) for p in paths]))
-    return sum(c[0] for c in counts), time.perf_counter() - start, sum(c[1] for c in counts)
+    wall = time.perf_counter() - start
+    return sum(c[0] for c in counts), wall, sum(c[1] for c in counts), children_cpu() - cpu
 
 
 def prepare_throughput(
     root: Path, cache: Path, config: PreprocessConfig, workers: int, compression: str = "none"
-) -> tuple[int, float, float]:
-    """(frames, wall seconds, seconds inside workers) to prepare every video of `root` into an empty cache."""
+) -> tuple[int, float, float, float]:
+    """(frames, wall seconds, seconds inside workers, CPU seconds of the workers) to prepare every video
+    of `root` into an empty cache."""
     loader = BenchLoader(root)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     results = prepare(loader, loader.records(), config, cache, workers, False, compression=compression)
     seconds = time.perf_counter() - start
     failed = [r.error for r in results.values() if not r.ok]
     if failed:
         raise SystemExit(f"preprocessing failed: {failed}")
-    return sum(r.n_frames for r in results.values()), seconds, sum(r.seconds for r in results.values())
+    frames, busy = sum(r.n_frames for r in results.values()), sum(r.seconds for r in results.values())
+    return frames, seconds, busy, children_cpu() - cpu
 
 
 def rss_mib() -> float:
@@ -196,6 +208,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter videos (about a minute in all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2, help="throughput runs per row; the best is shown")
+    parser.add_argument("--throughput-only", action="store_true", help="section 1 only")
     parser.add_argument("--measure-memory", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,8 +229,10 @@ def main() -> None:
         long_dir = tmp / "long"
         long_dir.mkdir()
         long_video = long_dir / f"long_{int(long_s * FPS)}.avi"
-        make_video(long_video, int(long_s * FPS), seed=99)
-        print(f"generated {n_videos} x {short_s} s and 1 x {long_s} s of 640x480 MJPG "
+        if not args.throughput_only:  # only the memory runs use it
+            make_video(long_video, int(long_s * FPS), seed=99)
+        long_text = "" if args.throughput_only else f" and 1 x {long_s} s"
+        print(f"generated {n_videos} x {short_s} s{long_text} of 640x480 MJPG "
               f"in {time.perf_counter() - start:.0f} s; {os.cpu_count()} CPU cores")  # fmt: skip
 
         print(
@@ -225,29 +240,38 @@ def main() -> None:
             "(spawned; wall clock includes start-up)"
         )
         # Best of --repeat runs: other load on the machine only ever slows a run down.
-        frames, seconds, busy = min((decode_throughput(paths, args.workers) for _ in range(args.repeat)),
-                                    key=lambda r: r[1])  # fmt: skip
-        decode_wall, decode_busy = frames / seconds, frames / busy
-        print(f"   {'':36s}{'wall clock':>14s}{'in workers':>22s}   ({frames} frames)")
-        print(
-            f"   {'decode only (VideoFile, RGB)':36s}{decode_wall:7.0f} frames/s{decode_busy:8.0f} frames/s/worker"
-        )
-        for label, config, codec in [
+        rows = [
             ("prepare (detect once, 128 px)", PreprocessConfig(), "none"),
             ("prepare, LZF-compressed clips", PreprocessConfig(), "lzf"),
+            ("prepare, predictive codec (default)", PreprocessConfig(), "predictive"),
             ("prepare (re-detect every 10 frames)", PreprocessConfig(redetect_every=10), "none"),
-        ]:
-            runs = [
-                prepare_throughput(
-                    videos, tmp / f"cache-{config.redetect_every}-{codec}-{i}", config, args.workers, codec
-                )
-                for i in range(args.repeat)
-            ]
-            frames, seconds, busy = min(runs, key=lambda r: r[1])
-            wall, inside = frames / seconds, frames / busy
-            print(f"   {label:36s}{wall:7.0f} frames/s{inside:8.0f} frames/s/worker   "
-                  f"({100 * wall / decode_wall:.0f}% / {100 * inside / decode_busy:.0f}% of decode-only)")  # fmt: skip
+            ("re-detect every 10, predictive codec", PreprocessConfig(redetect_every=10), "predictive"),
+        ]
+        # Best of --repeat runs: other load on the machine only ever slows a run down. Decode-only and
+        # each preprocessing row run in turn, so a change of load hits them alike; "CPU" counts the
+        # worker processes' CPU time (start-up included), which other load barely changes.
+        best: dict[str, tuple[int, float, float, float]] = {}
+        for i in range(args.repeat):
+            run = decode_throughput(paths, args.workers)
+            best["decode"] = min(best.get("decode", run), run, key=lambda r: r[1])
+            for label, config, codec in rows:
+                cache = tmp / f"cache-{config.redetect_every}-{codec}-{i}"
+                run = prepare_throughput(videos, cache, config, args.workers, codec)
+                best[label] = min(best.get(label, run), run, key=lambda r: r[1])
+        frames, seconds, busy, cpu = best["decode"]
+        decode_wall, decode_busy, decode_cpu = frames / seconds, frames / busy, frames / cpu
+        print(f"   {'':36s}{'wall clock':>14s}{'in workers':>22s}{'CPU':>18s}   ({frames} frames)")
+        print(f"   {'decode only (VideoFile, RGB)':36s}{decode_wall:7.0f} frames/s{decode_busy:8.0f} "
+              f"frames/s/worker{decode_cpu:6.0f} frames/CPU-s")  # fmt: skip
+        for label, _, _ in rows:
+            frames, seconds, busy, cpu = best[label]
+            wall, inside, per_cpu = frames / seconds, frames / busy, frames / cpu
+            print(f"   {label:36s}{wall:7.0f} frames/s{inside:8.0f} frames/s/worker{per_cpu:6.0f} frames/CPU-s   "
+                  f"({100 * wall / decode_wall:.0f}% / {100 * inside / decode_busy:.0f}% / "
+                  f"{100 * per_cpu / decode_cpu:.0f}% of decode-only)")  # fmt: skip
 
+        if args.throughput_only:
+            return
         print("\n2. Peak memory preparing one video (one process, workers=1)")
         for video in (paths[0], long_video):
             m = run_child_memory(video, tmp / "cache-memory")
@@ -259,7 +283,7 @@ def main() -> None:
                   f"{m['frames'] / m['seconds']:.0f} frames/s")  # fmt: skip
 
         print("\n3. Clip compression (frames of one prepared clip, chunks of 16 frames)")
-        clip = next((tmp / "cache-0-none-0").rglob("*.h5"))
+        clip = next((tmp / "cache-0-none-0").rglob("*.h5"))  # a plain clip: frames read back fast
         for name, mib, write, read in compression_table(clip, tmp):
             print(
                 f"   {name:7s} {mib:7.1f} MiB  write {write:6.0f} frames/s  "

@@ -108,6 +108,21 @@ class VideoFile(FrameSource):
         return self._count
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        for frame in self._decode():
+            yield frame.to_ndarray(format="rgb24")
+
+    def decoded(self) -> Iterator[DecodedFrame]:
+        """The frames as `DecodedFrame`s, converted to RGB only as far as asked (whole, or a crop of it).
+
+        Pixels, timestamps and errors are those of iterating the file; a pipeline that needs a face
+        crop of most frames saves converting the rest of each frame.
+        """
+        converter = _RegionConverter()
+        for frame in self._decode():
+            yield DecodedFrame(frame, converter)
+
+    def _decode(self) -> Iterator[Any]:
+        """PyAV's decoded frames, recording each one's time; the timestamps are settled at the end."""
         import av
 
         times: list[float | None] = []
@@ -118,7 +133,7 @@ class VideoFile(FrameSource):
                 try:
                     for frame in container.decode(stream):
                         times.append(frame.time)
-                        yield frame.to_ndarray(format="rgb24")
+                        yield frame
                 except av.FFmpegError as exc:  # a truncated or damaged file: keep what decoded
                     if not times:
                         raise DataError(f"{self.path}: no frame could be decoded ({exc})") from exc
@@ -168,6 +183,114 @@ class VideoFile(FrameSource):
             return
         if n > 1:
             self.fps = float((n - 1) / (self.timestamps[-1] - self.timestamps[0]))
+
+
+# Pixel formats whose conversion to RGB is the same for a region as for the whole frame, when the
+# region keeps the chroma alignment (see DecodedFrame.region): 8-bit planar YUV (sub-sampling of the
+# chroma planes; the frame's size must be a multiple of it) and 8-bit packed RGB (bytes per pixel).
+# tests/test_video_regions.py checks each on random regions.
+_PLANAR_YUV = {
+    f"yuv{j}{s}p": sub for j in ("", "j") for s, sub in (("420", (2, 2)), ("422", (2, 1)), ("444", (1, 1)))
+}
+_PACKED_RGB = {"rgb24": 3, "bgr24": 3, "rgba": 4, "bgra": 4, "argb": 4, "abgr": 4, "rgb0": 4, "bgr0": 4}
+_REGION_MARGIN = 16  # pixels converted around a region, so chroma interpolation sees the same neighbours
+_REGION_ALIGN = (16, 32)  # the region starts at a multiple of these (rows, columns)
+_WHOLE_FRACTION = 0.5  # a region larger than this part of the frame is cut from the whole frame instead
+
+
+class DecodedFrame:
+    """One decoded video frame: `rgb()` converts it whole, `region(x, y, w, h)` only around a crop.
+
+    `region` gives exactly the pixels of `rgb()[y : y + h, x : x + w]`: it converts a slightly larger
+    block (a margin for chroma interpolation, its corner aligned to the chroma sub-sampling) with the
+    same swscale conversion and cuts the crop out of it. Pixel formats not known to allow this are
+    converted whole.
+    """
+
+    def __init__(self, frame: Any, converter: _RegionConverter | None = None) -> None:
+        self._frame = frame
+        self._converter = converter or _RegionConverter()
+        self._rgb: np.ndarray | None = None
+        self.shape = (int(frame.height), int(frame.width), 3)
+
+    def rgb(self) -> np.ndarray:
+        """The whole frame as an (H, W, 3) uint8 RGB array (converted once)."""
+        if self._rgb is None:
+            self._rgb = self._frame.to_ndarray(format="rgb24")
+        return self._rgb
+
+    @property
+    def converted(self) -> bool:
+        """True once the whole frame was converted (then `region` cuts from it)."""
+        return self._rgb is not None
+
+    def region(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """`rgb()[y : y + h, x : x + w]`, converting only a block around it when the format allows."""
+        if self._rgb is None:
+            part = self._convert_region(x, y, w, h)
+            if part is not None:
+                return part
+        return self.rgb()[y : y + h, x : x + w]
+
+    def region_is_exact(self, x: int, y: int, w: int, h: int) -> bool:
+        """Whether converting around the region gives the very pixels of the whole frame's conversion."""
+        part = self._convert_region(x, y, w, h)
+        return part is None or np.array_equal(part, self.rgb()[y : y + h, x : x + w])
+
+    def _convert_region(self, x: int, y: int, w: int, h: int) -> np.ndarray | None:
+        """The region converted from a block around it; None when the whole frame must be converted."""
+        name = self._frame.format.name
+        height, width = self.shape[:2]
+        if (name not in _PLANAR_YUV and name not in _PACKED_RGB) or w * h > _WHOLE_FRACTION * width * height:
+            return None
+        fx, fy = _PLANAR_YUV.get(name, (1, 1))
+        if width % fx or height % fy:  # chroma planes not exactly a half: their filter phases drift
+            return None
+        y0 = max(0, (y - _REGION_MARGIN) // _REGION_ALIGN[0] * _REGION_ALIGN[0])
+        x0 = max(0, (x - _REGION_MARGIN) // _REGION_ALIGN[1] * _REGION_ALIGN[1])
+        y1, x1 = min(height, y + h + _REGION_MARGIN), min(width, x + w + _REGION_MARGIN)
+        y1 += (y1 - y0) % 2 if y1 < height else 0  # even sizes keep the chroma grid (but at the edge)
+        x1 += (x1 - x0) % 2 if x1 < width else 0
+        rgb = self._converter.convert(self._frame, name, x0, y0, x1 - x0, y1 - y0)
+        return rgb[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
+
+
+class _RegionConverter:
+    """Converts blocks of a video's frames to RGB, reusing one block frame and swscale context while the
+    block keeps its size (it changes only when the face box moves)."""
+
+    def __init__(self) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter = VideoReformatter()
+        self._key: tuple[str, int, int] | None = None
+        self._block: Any = None
+        self._planes: list[np.ndarray] = []
+
+    def convert(self, frame: Any, name: str, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+        """Block (x0, y0, w, h) of `frame` (pixel format `name`) as an (h, w, 3) RGB array of its own."""
+        if self._key != (name, w, h):
+            import av
+
+            self._block = av.VideoFrame(w, h, name)
+            self._planes = [
+                np.frombuffer(p, np.uint8).reshape(p.height, p.line_size) for p in self._block.planes
+            ]
+            self._key = (name, w, h)
+        block = self._block
+        for index, (src, out) in enumerate(zip(frame.planes, self._planes, strict=True)):
+            if name in _PLANAR_YUV:
+                (fx, fy), step = _PLANAR_YUV[name] if index else (1, 1), 1
+            else:
+                fx, fy, step = 1, 1, _PACKED_RGB[name]
+            pixels = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)
+            left, top, width = x0 // fx * step, y0 // fy, block.planes[index].width * step
+            out[:, :width] = pixels[top : top + out.shape[0], left : left + width]
+        block.colorspace = frame.colorspace
+        block.color_range = frame.color_range
+        converted = self._reformatter.reformat(block, format="rgb24", threads=1)
+        rgb = converted.to_ndarray()
+        return rgb.copy() if converted is block else rgb  # rgb24 needs no conversion: not the reused block
 
 
 class ImageSequence(FrameSource):

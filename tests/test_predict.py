@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from rppgbench.cli import build_cli
 from rppgbench.data import Reference
 from rppgbench.errors import ConfigError, DataError
-from rppgbench.predict import PredictionResult, predict, read_reference_csv
+from rppgbench.predict import PredictionResult, ReferenceSpec, choose_method, predict, read_reference_csv
+from rppgbench.preprocess import PreprocessConfig
 
 BPM, FPS, SECONDS, SIZE = 72.0, 30.0, 12.0, 128
 N_FRAMES = int(SECONDS * FPS)
@@ -140,7 +141,8 @@ def test_cli_with_reference_prints_reference_and_errors(media, tmp_path):
 
 def test_api_result_matches_known_hr(media, tmp_path):
     given = Reference("hr", np.full(13, BPM), np.arange(13.0))
-    result = predict(media["video"], method="chrom", window=6.0, step=3.0, reference=given, size=64)
+    result = predict(media["video"], method="chrom", window=6.0, step=3.0, reference=given,
+                     preprocess=PreprocessConfig(size=64))  # fmt: skip
     assert isinstance(result, PredictionResult)
     assert abs(result.hr_bpm - BPM) < 2.0 and result.fps == FPS and result.n_frames == N_FRAMES
     assert result.signal.shape == (N_FRAMES,)
@@ -153,11 +155,55 @@ def test_api_result_matches_known_hr(media, tmp_path):
     assert json.loads(paths["summary.json"].read_text())["method"]["name"] == "chrom"
 
 
+def test_reference_spec_says_how_to_read_the_csv(media):
+    spec = ReferenceSpec(media["reference"], rate=60.0)
+    result = predict(
+        media["video"], window=8.0, step=2.0, reference=spec, preprocess=PreprocessConfig(size=32)
+    )
+    assert result.reference_info["rate_hz"] == 60.0 and result.reference_hr == pytest.approx(BPM, abs=0.5)
+    with pytest.raises(DataError, match="not one row per frame"):
+        predict(
+            media["video"], window=8.0, reference=media["reference"], preprocess=PreprocessConfig(size=32)
+        )
+
+
+def test_predict_crops_exactly_as_dataset_preprocessing(media, tmp_path):
+    """One frame pipeline: `predict`'s crops are the frames `prepare` caches for the same video."""
+    from rppgbench.data import Record
+    from rppgbench.dataset import DatasetLoader
+    from rppgbench.predict import read_face_crops
+    from rppgbench.preprocess import load_clip, prepare
+    from rppgbench.video import VideoFile
+
+    class OneVideo(DatasetLoader):
+        name = "one"
+
+        def records(self):
+            return [Record("one", "s1", "1", media["video"], fps=FPS)]
+
+        def open_frames(self, record):
+            return VideoFile(record.location)
+
+        def load_reference(self, record):
+            t = np.arange(int(SECONDS * 60)) / 60.0
+            return Reference("ppg", np.sin(2 * np.pi * BPM / 60.0 * t), t)
+
+    config = PreprocessConfig(size=32, redetect_every=45, smoothing=0.3, max_frames=200)
+    loader = OneVideo(media["folder"])
+    prepared = prepare(loader, loader.records(), config, tmp_path, progress=False)["one/s1/1"]
+    assert prepared.ok, prepared.error
+    clip = load_clip(prepared.path)
+    crops = read_face_crops(media["video"], config)
+    assert np.array_equal(clip.frames[:], crops.frames) and np.array_equal(clip.face_boxes, crops.crop_boxes)
+    assert np.array_equal(clip.timestamps, crops.timestamps)
+
+
 def test_redetection_and_given_box(media):
-    tracked = predict(media["video"], size=32, redetect_every=30, window=8.0)
+    tracked = predict(media["video"], preprocess=PreprocessConfig(size=32, redetect_every=30), window=8.0)
     assert tracked.face["detections"] == N_FRAMES // 30 and tracked.face["missed_redetections"] == 0
     assert abs(tracked.hr_bpm - BPM) < 2.0
-    boxed = predict(media["video"], size=32, box=(44, 20, 24, 24), enlarge=1.5, window=8.0)
+    boxed = predict(media["video"], preprocess=PreprocessConfig(size=32, enlarge=1.5), box=(44, 20, 24, 24),
+                    window=8.0)  # fmt: skip
     assert boxed.face_box == (38, 14, 36, 36)  # 24 px box x 1.5 about its centre (56, 32)
     assert boxed.face["source"] == "dataset" and abs(boxed.hr_bpm - BPM) < 2.0
 
@@ -179,6 +225,9 @@ def test_trained_method_uses_weights_and_training_crop(media):
 
     other = _run(media["video"], "--method", "deepphys", "--weights", run / "folds" / "0" / "model.pt")
     assert other.exit_code != 0 and "holds weights of method 'physnet'" in other.output
+    chosen = choose_method("physnet", run)
+    assert chosen.crop == {"size": 48, "enlarge": 1.4} and chosen.weights == run / "folds" / "0" / "model.pt"
+    assert chosen.preprocess(size=64, enlarge=None) == PreprocessConfig(size=64, enlarge=1.4)
     implied = _run(media["video"], "--weights", run / "folds" / "0" / "model.pt", "--window", "8")
     assert implied.exit_code == 0, implied.output
     assert "physnet" in implied.output and "taken from the weights file" in implied.output

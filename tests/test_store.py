@@ -106,10 +106,6 @@ def _string_literals(path):
     ]
 
 
-# `rppgbench predict` still finds weights and their run by name; it moves to the store with its rework.
-NOT_YET_ON_THE_STORE = {"rppgbench/predict/api.py", "rppgbench/predict/commands.py"}
-
-
 def test_no_module_outside_the_store_spells_a_run_folder_file_name():
     import re
     from pathlib import Path
@@ -119,7 +115,7 @@ def test_no_module_outside_the_store_spells_a_run_folder_file_name():
     offenders = []
     for path in sorted([*root.joinpath("rppgbench").rglob("*.py"), *root.joinpath("plugins").rglob("*.py")]):
         relative = path.relative_to(root).as_posix()
-        if relative.startswith("rppgbench/store/") or relative in NOT_YET_ON_THE_STORE:
+        if relative.startswith("rppgbench/store/"):
             continue
         offenders += [f"{relative}: {text!r}" for text in _string_literals(path) if name.search(text)]
     assert not offenders, offenders

@@ -7,11 +7,20 @@ into an rPPG signal, and the shared HR estimator gives the average HR and a slid
 import sys
 import types
 
-from rppgbench.predict.api import PredictionResult, predict
+from rppgbench.predict.api import MethodChoice, PredictionResult, choose_method, predict
 from rppgbench.predict.faces import FaceCrops, read_face_crops
-from rppgbench.predict.reference import read_reference_csv
+from rppgbench.predict.reference import ReferenceSpec, read_reference_csv
 
-__all__ = ["FaceCrops", "PredictionResult", "predict", "read_face_crops", "read_reference_csv"]
+__all__ = [
+    "FaceCrops",
+    "MethodChoice",
+    "PredictionResult",
+    "ReferenceSpec",
+    "choose_method",
+    "predict",
+    "read_face_crops",
+    "read_reference_csv",
+]
 
 
 class _CallableModule(types.ModuleType):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,10 @@ from rppgbench.errors import ConfigError, DataError, RppgbenchError, SignalError
 from rppgbench.evaluation import uniform_signal
 from rppgbench.method import Method
 from rppgbench.predict.faces import FaceCrops, read_face_crops
-from rppgbench.predict.reference import read_reference_csv
+from rppgbench.predict.reference import ReferenceSpec
 from rppgbench.preprocess.config import PreprocessConfig
 from rppgbench.signal.hr import HRConfig, estimate_hr, hr_over_time, reference_hr, snr_db
+from rppgbench.store.layout import MODEL_IN_RUN, find_models, run_of_model
 
 SIGNAL_CSV, HR_CSV, SUMMARY_JSON, FIGURE_PNG = "signal.csv", "hr.csv", "summary.json", "figure.png"
 
@@ -151,68 +152,96 @@ def _csv(header: list[str], rows: np.ndarray, formats: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+@dataclass
+class MethodChoice:
+    """A method ready to predict: the instance (weights loaded), its weights, and the crop it was trained on.
+
+    `crop`: `size` and `enlarge` of the training run's protocol (read from the run folder beside the
+    weights) or of the shipped weights' model card; empty for untrained methods. `notes` says what was
+    chosen for the user (method from the weights file, shipped weights, training crop).
+    """
+
+    method: Method
+    weights: Path | None = None
+    shipped: dict[str, Any] | None = None
+    crop: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def preprocess(self, **given: Any) -> PreprocessConfig:
+        """The crop settings: `given` fields (None: not given) over the training crop over the defaults."""
+        return PreprocessConfig(**{**self.crop, **{k: v for k, v in given.items() if v is not None}})
+
+
+def choose_method(
+    method: str | Method | None = None,
+    weights: Path | str | None = None,
+    params: dict[str, Any] | None = None,
+) -> MethodChoice:
+    """The method `predict` runs: a registered name (built with `params`) or an instance, with weights.
+
+    Trained methods take `weights` (a weights file a `rppgbench run` saved as `MODEL_IN_RUN`, or a
+    folder holding exactly one); without them, the method's shipped weights (`rppgbench.weights`,
+    verified against their model card) are used. Without `method`, the method the weights file names
+    is used (POS when there are no weights).
+    """
+    notes: list[str] = []
+    shipped: dict[str, Any] = {}
+    instance, weights_path, crop = _method(method, weights, params or {}, notes, shipped)
+    crop = {k: int(v) if k == "size" else float(v) for k, v in crop.items()}
+    return MethodChoice(instance, weights_path, shipped or None, crop, notes)
+
+
 def predict(
     path: Path | str,
-    method: str | Method | None = None,
+    method: str | Method | MethodChoice | None = None,
     weights: Path | str | None = None,
     window: float = 10.0,
     step: float = 1.0,
-    reference: Path | str | Reference | None = None,
+    reference: Path | str | Reference | ReferenceSpec | None = None,
     params: dict[str, Any] | None = None,
     *,
     hr: HRConfig | dict[str, Any] | None = None,
-    size: int | None = None,
-    enlarge: float | None = None,
-    redetect_every: int = 0,
-    smoothing: float = 0.5,
-    face: str = "blazeface",
+    preprocess: PreprocessConfig | None = None,
     box: tuple[float, float, float, float] | None = None,
-    min_confidence: float = 0.5,
     fps: float | None = None,
-    max_frames: int = 0,
-    reference_column: str | None = None,
-    reference_kind: str | None = None,
-    reference_rate: float | None = None,
-    reference_time_column: str | None = None,
     progress: bool = False,
 ) -> PredictionResult:
     """Heart rate of the face in the video at `path` with `method` (a registered name or an instance).
 
-    Trained methods take `weights` (a weights file a `rppgbench run` saved as
-    `<run>/folds/<fold>/model.pt`, or a folder holding exactly one); without them, the method's shipped
-    weights (`rppgbench.weights`, verified against their model card) are used, with the crop settings
-    they were trained with. Without `method`, the method the weights file names is used (POS when
-    there are no weights). `window`/`step`: seconds of the
-    sliding HR windows. `reference`: a CSV path (see `read_reference_csv`) or a `Reference` in seconds
-    from the first frame. `size`/`enlarge` default to the training run's preprocessing for a trained
-    method (when its run.json is found) and to 128 px / 1.6 otherwise. Every problem raises an
-    RppgbenchError subclass with a one-line message.
+    `method`, `weights` and `params` choose the method as `choose_method` does (or pass its
+    `MethodChoice`). `window`/`step`: seconds of the sliding HR windows. `reference`: a CSV path (read
+    with `read_reference_csv`'s detection), a `ReferenceSpec` (a CSV and how to read it) or a
+    `Reference` in seconds from the first frame. `preprocess`: how faces are found, cropped and sized,
+    the same `PreprocessConfig` as dataset preprocessing; by default the training run's crop `size`
+    and `enlarge` for a trained method (when its run folder or model card says) and the defaults
+    otherwise. `box` (x, y, w, h in pixels of the first frame) replaces face detection. `fps`
+    overrides the frame rate the video reports. Every problem raises an RppgbenchError subclass with
+    a one-line message.
     """
     if not (_positive(window) and _positive(step)):
         raise ConfigError(f"window and step must be positive seconds, got {window!r} and {step!r}")
     hr_config = hr if isinstance(hr, HRConfig) else HRConfig.from_dict(hr)
-    if box is not None and face != "blazeface":
-        raise ConfigError(f"a face box replaces detection; it cannot be combined with face={face!r}")
-    notes: list[str] = []
-    shipped: dict[str, Any] = {}
-    instance, weights_path, trained_prep = _method(method, weights, params or {}, notes, shipped)
-    size = int(size if size is not None else trained_prep.get("size", 128))
-    enlarge = float(enlarge if enlarge is not None else trained_prep.get("enlarge", 1.6))
-    prep = PreprocessConfig(
-        face=face if box is None else "dataset",
-        enlarge=enlarge,
-        redetect_every=redetect_every,
-        smoothing=smoothing,
-        size=size,
-        min_confidence=min_confidence,
-        max_frames=max_frames,
-    )
+    if isinstance(method, MethodChoice):
+        if weights is not None or params:
+            raise ConfigError("weights and params cannot be combined with a MethodChoice; choose them in it")
+        chosen = method
+    else:
+        chosen = choose_method(method, weights, params)
+    prep = preprocess if preprocess is not None else chosen.preprocess()
+    if not isinstance(prep, PreprocessConfig):
+        raise ConfigError(f"preprocess must be a PreprocessConfig, not {type(prep).__name__}")
+    if box is not None:
+        if prep.face == "full":
+            raise ConfigError(f"a face box replaces detection; it cannot be combined with face={prep.face!r}")
+        prep = replace(prep, face="dataset")
+    notes = list(chosen.notes)
     crops = read_face_crops(path, prep, box=box, fps=fps, progress=progress)
     if crops.duration < window:
         raise SignalError(
             f"{crops.path}: the clip is {crops.duration:.2f} s long ({crops.n_frames} frames at "
             f"{crops.fps:g} fps), shorter than one {window:g} s HR window; use a shorter --window"
         )
+    instance = chosen.method
     signal, _ = uniform_signal(_signal(instance, crops), crops.timestamps)  # variable frame rate: resampled
     hr_bpm = estimate_hr(signal, crops.fps, hr_config, name=f"{crops.path.name} rPPG signal")
     times, series = hr_over_time(signal, crops.fps, window, step, hr_config)
@@ -230,12 +259,13 @@ def predict(
         step_s=float(step),
         hr_config=hr_config,
         face=crops.describe(),
-        weights=weights_path,
-        shipped_weights=shipped or None,
+        weights=chosen.weights,
+        shipped_weights=chosen.shipped or None,
         first_frame=crops.first_frame,
         first_crop=crops.frames[0].copy(),
         notes=notes,
     )
+    max_frames = prep.max_frames
     expected = min(crops.announced_frames, max_frames or crops.announced_frames)
     if expected and crops.n_frames < expected - max(2, int(0.01 * expected)):
         notes.append(
@@ -248,14 +278,7 @@ def predict(
             f"{crops.missed_frames[0]}); the previous box was kept"
         )
     if reference is not None:
-        _add_reference(
-            result,
-            reference,
-            column=reference_column,
-            kind=reference_kind,
-            rate=reference_rate,
-            time_column=reference_time_column,
-        )
+        _add_reference(result, reference)
     else:
         result.snr_db = _snr(signal, crops.fps, hr_bpm, hr_config)
     return result
@@ -304,7 +327,7 @@ def _method(
         if shipped is None:
             raise ConfigError(
                 f"method {instance.name!r} is trained and ships no weights: give its weights with "
-                "--weights FILE (a `rppgbench run` saves them as <run>/folds/<fold>/model.pt)"
+                f"--weights FILE (a `rppgbench run` saves them as {MODEL_IN_RUN})"
             )
         shipped_info.update(shipped.record(), card=str(shipped.card_path))
         return _load_shipped(instance, shipped, notes)
@@ -318,10 +341,9 @@ def _method(
     except Exception as exc:
         raise ConfigError(f"{path}: cannot load weights for method {instance.name!r}: {exc}") from exc
     prep = training_preprocess(path)
-    if prep:
-        notes.append(
-            f"crop size and enlargement taken from the training run ({path.parents[2] / 'run.json'})"
-        )
+    run = run_of_model(path)
+    if prep and run is not None:
+        notes.append(f"crop size and enlargement taken from the training run ({run.manifest_path})")
     return instance, path, prep
 
 
@@ -354,30 +376,31 @@ def weights_method(path: Path) -> str:
 
 
 def resolve_weights(path: Path) -> Path:
-    """A weights file, or the only `model.pt` inside a folder (a fold folder or a whole run folder)."""
+    """A weights file, or the only weights file inside a folder (a fold folder or a whole run folder)."""
     if path.is_file():
         return path
     if not path.exists():
         raise ConfigError(f"weights {path} not found")
-    found = sorted(path.glob("model.pt")) or sorted(path.glob("folds/*/model.pt"))
+    found = find_models(path)
     if len(found) == 1:
         return found[0]
     if not found:
-        raise ConfigError(f"weights folder {path} holds no model.pt (nor folds/*/model.pt)")
+        model = Path(MODEL_IN_RUN)
+        raise ConfigError(
+            f"weights folder {path} holds no {model.name} (nor {model.parent.parent.name}/*/{model.name})"
+        )
     listed = ", ".join(str(p.relative_to(path)) for p in found)
     raise ConfigError(f"weights folder {path} holds several models ({listed}); give one file with --weights")
 
 
 def training_preprocess(weights: Path) -> dict[str, Any]:
-    """`size` and `enlarge` of the protocol a run trained with, read from `<run>/run.json` beside
-    `<run>/folds/<fold>/model.pt`; empty when there is no such file or it does not say."""
-    from rppgbench.store import read_json
-
-    if weights.parent.parent.name != "folds":
+    """`size` and `enlarge` of the protocol a run trained with, read from the manifest of the run whose
+    fold folder holds `weights`; empty when there is no such run or it does not say."""
+    run = run_of_model(weights)
+    if run is None:
         return {}
-    run_json = weights.parents[2] / "run.json"
     try:
-        prep = read_json(run_json)["protocol"]["preprocess"]
+        prep = run.read_manifest()["protocol"]["preprocess"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     if not isinstance(prep, dict):
@@ -408,30 +431,15 @@ def _snr(signal: np.ndarray, fps: float, hr_bpm: float | None, config: HRConfig)
         return math.nan
 
 
-def _add_reference(
-    result: PredictionResult,
-    reference: Path | str | Reference,
-    *,
-    column: str | None,
-    kind: str | None,
-    rate: float | None,
-    time_column: str | None,
-) -> None:
+def _add_reference(result: PredictionResult, reference: Path | str | Reference | ReferenceSpec) -> None:
     """Reference HR (whole clip and per window), errors and the SNR at the reference HR, into `result`."""
     from rppgbench.metrics import hr_metrics
 
     if isinstance(reference, Reference):
         ref, info = reference, {"file": None, "kind": reference.kind, "rate_hz": reference.rate}
     else:
-        ref, info = read_reference_csv(
-            reference,
-            fps=result.fps,
-            n_frames=result.n_frames,
-            column=column,
-            kind=kind,
-            rate=rate,
-            time_column=time_column,
-        )
+        spec = reference if isinstance(reference, ReferenceSpec) else ReferenceSpec(reference)
+        ref, info = spec.read(fps=result.fps, n_frames=result.n_frames)
     config, duration = result.hr_config, result.duration_s
     try:
         overall = reference_hr(ref, 0.0, duration, config)

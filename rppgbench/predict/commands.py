@@ -14,6 +14,10 @@ from tabulate import tabulate
 
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param, parse_assignments
+from rppgbench.preprocess.config import PreprocessConfig
+from rppgbench.store.layout import MODEL_IN_RUN
+
+DEFAULTS = PreprocessConfig()
 
 
 def _box(text: str | None) -> tuple[float, float, float, float] | None:
@@ -123,7 +127,7 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
 @click.option(
     "--weights",
     type=click.Path(path_type=Path),
-    help="Weights of a trained method (<run>/folds/<fold>/model.pt); default: the method's shipped weights "
+    help=f"Weights of a trained method ({MODEL_IN_RUN}); default: the method's shipped weights "
     "(`rppgbench list weights`).",
 )
 @click.option("--window", default=10.0, show_default=True, help="HR window length in seconds.")
@@ -151,12 +155,15 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
 )
 @click.option(
     "--redetect-every",
-    default=0,
+    default=DEFAULTS.redetect_every,
     show_default=True,
     help="Re-detect the face every N frames (0: first frame only).",
 )
 @click.option(
-    "--smoothing", default=0.5, show_default=True, help="Weight of the previous box when re-detecting."
+    "--smoothing",
+    default=DEFAULTS.smoothing,
+    show_default=True,
+    help="Weight of the previous box when re-detecting.",
 )
 @click.option(
     "--face",
@@ -166,9 +173,19 @@ def print_result(result: Any, echo: Callable[[str], None] = click.echo, max_rows
     help="Face detection, or the whole frame.",
 )
 @click.option("--box", help="Face box X,Y,W,H in pixels of the first frame (replaces detection).")
-@click.option("--min-confidence", default=0.5, show_default=True, help="Minimum face detection score.")
+@click.option(
+    "--min-confidence",
+    default=DEFAULTS.min_confidence,
+    show_default=True,
+    help="Minimum face detection score.",
+)
 @click.option("--fps", type=float, help="Frame rate to use instead of the one the video reports.")
-@click.option("--max-frames", default=0, show_default=True, help="Analyse at most this many frames (0: all).")
+@click.option(
+    "--max-frames",
+    default=DEFAULTS.max_frames,
+    show_default=True,
+    help="Analyse at most this many frames (0: all).",
+)
 @click.option(
     "--reference", type=click.Path(path_type=Path), help="Reference CSV: PPG/ECG waveform or HR values."
 )
@@ -195,15 +212,24 @@ def predict_command(video, method, weights, window, step, out, assignments, hr_a
                     reference_column, reference_kind, reference_rate, reference_time_column, max_rows,
                     quiet) -> None:  # fmt: skip
     """Measure heart rate from VIDEO (any file OpenCV decodes) and print the HR and a per-window series."""
-    from rppgbench.predict.api import predict
+    from rppgbench.predict.api import choose_method, predict
+    from rppgbench.predict.reference import ReferenceSpec
 
+    face_box = _box(box)
+    if face_box is not None and face != "blazeface":
+        raise ConfigError(f"a face box replaces detection; it cannot be combined with face={face!r}")
+    chosen = choose_method(method, weights, parse_assignments(assignments))
+    preprocess = chosen.preprocess(  # --size and --enlarge default to the training run's crop
+        face="dataset" if face_box is not None else face, size=size, enlarge=enlarge,
+        redetect_every=redetect_every, smoothing=smoothing, min_confidence=min_confidence, max_frames=max_frames,
+    )  # fmt: skip
+    spec = None
+    if reference is not None:
+        spec = ReferenceSpec(reference, column=reference_column, kind=reference_kind, rate=reference_rate,
+                             time_column=reference_time_column)  # fmt: skip
     result = predict(
-        video, method=method, weights=weights, window=window, step=step, reference=reference,
-        params=parse_assignments(assignments), hr=_hr_settings(hr_assignments), size=size, enlarge=enlarge,
-        redetect_every=redetect_every, smoothing=smoothing, face=face, box=_box(box),
-        min_confidence=min_confidence, fps=fps, max_frames=max_frames, reference_column=reference_column,
-        reference_kind=reference_kind, reference_rate=reference_rate,
-        reference_time_column=reference_time_column, progress=not quiet,
+        video, chosen, window=window, step=step, reference=spec, hr=_hr_settings(hr_assignments),
+        preprocess=preprocess, box=face_box, fps=fps, progress=not quiet,
     )  # fmt: skip
     print_result(result, max_rows=max_rows)
     if out is not None:

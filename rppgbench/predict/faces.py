@@ -1,14 +1,14 @@
 """Stream a video into square face crops held in memory: the only pixels `predict` keeps.
 
-Frames are decoded one at a time; the face is found on the first frame (BlazeFace, or a box the user
-gives) and optionally re-detected every N frames with exponential smoothing of the box; each frame is
-cropped and resized as it is decoded. Memory is bounded by the crops (size x size x 3 bytes a frame,
-48 KiB at 128 px: about 85 MiB a minute at 30 fps) plus one decoded frame.
-"""
+The video goes through the frame pipeline of dataset preprocessing (`rppgbench.preprocess.stream`:
+PyAV decoding with the container's timestamps, the face found on the first frame by BlazeFace or a
+box the user gives and optionally re-detected every N frames with the box smoothed, crop and resize),
+with a memory sink in place of the clip cache. Memory is bounded by the crops (size x size x 3 bytes
+a frame, 48 KiB at 128 px: about 85 MiB a minute at 30 fps) plus one decoded frame."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,10 @@ from tqdm import tqdm
 
 from rppgbench.errors import ConfigError, DataError
 from rppgbench.preprocess.config import PreprocessConfig
-from rppgbench.preprocess.crop import FaceTracker, crop_resize
+from rppgbench.preprocess.crop import FaceTracker
 from rppgbench.preprocess.face import Box, FaceDetector
+from rppgbench.preprocess.stream import MemorySink, stream_crops
 from rppgbench.video import VideoFile
-
-_GROWTH = 1.5
-_MAX_PREALLOCATED = 20_000  # frames; a container's frame count can be garbage, so grow beyond it
 
 
 @dataclass
@@ -90,27 +88,6 @@ class FaceCrops:
         }
 
 
-class _Buffer:
-    """A growing (N, S, S, 3) uint8 array: preallocated from the announced frame count, grown by 1.5x."""
-
-    def __init__(self, capacity: int, size: int) -> None:
-        self._data = np.empty((max(capacity, 16), size, size, 3), dtype=np.uint8)
-        self._boxes = np.empty((max(capacity, 16), 4), dtype=np.int32)
-        self.n = 0
-
-    def append(self, crop: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        if self.n == len(self._data):
-            grown = int(len(self._data) * _GROWTH) + 1
-            self._data = np.resize(self._data, (grown, *self._data.shape[1:]))
-            self._boxes = np.resize(self._boxes, (grown, 4))
-        self._data[self.n] = crop
-        self._boxes[self.n] = box
-        self.n += 1
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._data[: self.n], self._boxes[: self.n]
-
-
 def read_face_crops(
     path: Path | str,
     config: PreprocessConfig | None = None,
@@ -121,9 +98,11 @@ def read_face_crops(
 ) -> FaceCrops:
     """Decode `path` frame by frame into face crops per `config` (face, enlarge, redetect_every, ...).
 
-    `box` (x, y, w, h in pixels of the first frame) replaces detection on the first frame; it is
-    enlarged like a detected box. Raises DataError for a missing or undecodable file and for a video
-    without a face on its first frame (naming the frame index).
+    The frames go through the same pipeline as dataset preprocessing (`rppgbench.preprocess.stream`),
+    into memory instead of the clip cache. `box` (x, y, w, h in pixels of the first frame) replaces
+    detection on the first frame (with face="dataset"); it is enlarged like a detected box. Raises
+    DataError for a missing or undecodable file and for a video without a face on its first frame
+    (naming the frame index).
     """
     config = config or PreprocessConfig()
     if box is not None and config.redetect_every:
@@ -133,45 +112,29 @@ def read_face_crops(
     video = VideoFile(Path(path), fps=fps)
     announced = max(video.frame_count() or 0, 0)
     stop = config.max_frames or None
-    capacity = min(announced, stop) if stop and announced else (announced or stop or 1024)
-    buffer = _Buffer(min(int(capacity * 1.02) + 2, _MAX_PREALLOCATED), config.size)
+    sink = MemorySink(config.size, min(announced, stop) if stop and announced else (announced or stop or 0))
     detector = FaceDetector(config.min_confidence) if config.face == "blazeface" and box is None else None
     tracker = FaceTracker(config, detector, _first_face_locator(video.path, config, detector, box))
-    first_frame: np.ndarray | None = None
-    frames = iter(video)
+    bar = tqdm(total=announced or None, desc=f"decode {video.path.name}", unit="frame", disable=not progress)
     try:
-        bar = tqdm(
-            total=announced or None, desc=f"decode {video.path.name}", unit="frame", disable=not progress
-        )
         with bar:
-            for index, frame in enumerate(_limit(frames, stop)):
-                if first_frame is None:
-                    first_frame = frame.copy()
-                elif frame.shape != first_frame.shape:
-                    raise DataError(
-                        f"{video.path}: frame {index} is {frame.shape[1]}x{frame.shape[0]}, but the video "
-                        f"started at {first_frame.shape[1]}x{first_frame.shape[0]}"
-                    )
-                crop_box = tracker.crop_box(index, frame)
-                buffer.append(crop_resize(frame, crop_box, config.size), crop_box)
-                bar.update(1)
+            streamed = stream_crops(
+                video, tracker, sink, where=str(video.path), stop=stop, fixed_size=True, keep_first=True,
+                progress=bar.update,
+            )  # fmt: skip
     finally:
         if detector is not None:
             detector.close()
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
-    crops, boxes = buffer.result()
-    assert first_frame is not None  # VideoFile raises when no frame decodes
+    assert streamed.first_frame is not None  # VideoFile raises when no frame decodes
     if video.timestamps is None:
         raise DataError(video.problem or f"{video.path}: no frame timestamps and no frame rate")
     detected_first = detector is not None and tracker.first_box is not None
     return FaceCrops(
         path=video.path,
-        frames=crops,
+        frames=sink.frames,
         fps=video.fps,
-        crop_boxes=boxes,
-        first_frame=first_frame,
+        crop_boxes=sink.boxes,
+        first_frame=streamed.first_frame,
         detection=tracker.first_box,
         config=config,
         detections=int(detected_first) + len(tracker.redetect_scores),
@@ -179,13 +142,6 @@ def read_face_crops(
         announced_frames=announced,
         frame_times=video.timestamps,
     )
-
-
-def _limit(frames: Iterator[np.ndarray], stop: int | None) -> Iterator[np.ndarray]:
-    for index, frame in enumerate(frames):
-        if stop is not None and index >= stop:
-            return
-        yield frame
 
 
 def _first_face_locator(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,30 @@ def _numeric(table: pd.DataFrame, name: str, path: Path) -> np.ndarray:
             f"{path}: column {name!r} row {row + 1} holds {table[name].iloc[row]!r}, which is not a number"
         )
     return values
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """A reference CSV and how to read it: `column`, `kind`, `rate` (Hz) and `time_column` are those
+    of `read_reference_csv` (None: detected from the header, else one row per frame)."""
+
+    path: Path | str
+    column: str | None = None
+    kind: str | None = None
+    rate: float | None = None
+    time_column: str | None = None
+
+    def read(self, *, fps: float, n_frames: int) -> tuple[Reference, dict[str, Any]]:
+        """The reference on the video's time axis and how it was read (see `read_reference_csv`)."""
+        return read_reference_csv(
+            self.path,
+            fps=fps,
+            n_frames=n_frames,
+            column=self.column,
+            kind=self.kind,
+            rate=self.rate,
+            time_column=self.time_column,
+        )
 
 
 def read_reference_csv(

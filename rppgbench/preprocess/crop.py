@@ -38,12 +38,16 @@ def full_frame_box(frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 
 
 def crop_resize(frame: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """Crop (x, y, w, h) out of an (H, W, 3) frame and resize it to (size, size, 3).
+    """Crop (x, y, w, h) out of an (H, W, 3) frame and resize it to (size, size, 3) (see `resize_crop`)."""
+    x, y, w, h = box
+    return resize_crop(frame[y : y + h, x : x + w], size)
+
+
+def resize_crop(crop: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (h, w, 3) crop to (size, size, 3).
 
     Area interpolation (cv2.INTER_AREA) when shrinking, the usual case; bilinear if the crop is smaller.
     """
-    x, y, w, h = box
-    crop = frame[y : y + h, x : x + w]
     if crop.shape[0] == size and crop.shape[1] == size:
         return np.ascontiguousarray(crop)
     interpolation = cv2.INTER_AREA if crop.shape[0] >= size and crop.shape[1] >= size else cv2.INTER_LINEAR
@@ -107,22 +111,29 @@ class FaceTracker:
 
     def crop_box(self, offset: int, frame: np.ndarray) -> tuple[int, int, int, int]:
         """The (x, y, w, h) crop for the frame at `offset` from the first one."""
-        if frame.shape != self.frame_shape:
-            self.frame_shape, self._box = frame.shape, None
+        return self.box_for(offset, frame.shape, lambda: frame)
+
+    def box_for(
+        self, offset: int, shape: tuple[int, ...], pixels: Callable[[], np.ndarray]
+    ) -> tuple[int, int, int, int]:
+        """`crop_box` for a frame of `shape` whose RGB pixels `pixels()` gives; it is called only on the
+        frames where the face is located or re-detected, so the other frames need not be converted whole."""
+        if shape != self.frame_shape:
+            self.frame_shape, self._box = shape, None
         if self.config.face == "full" or self.fallback:
-            return full_frame_box(frame.shape)
+            return full_frame_box(shape)
         if offset == 0:
-            self._first(frame)
+            self._first(pixels())
         elif (
             self.detector is not None
             and self.config.redetect_every
             and offset % self.config.redetect_every == 0
         ):
-            self._redetect(offset, frame)
+            self._redetect(offset, pixels())
         if self.fallback:
-            return full_frame_box(frame.shape)
+            return full_frame_box(shape)
         if self._box is None:
-            self._box = square_crop_box(self.smoother.current, self.config.enlarge, frame.shape)
+            self._box = square_crop_box(self.smoother.current, self.config.enlarge, shape)
         return self._box
 
     def _first(self, frame: np.ndarray) -> None:

@@ -6,6 +6,8 @@ rPPG dataset we load; it runs in about 2 ms per frame on one CPU core.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import sys
 import tempfile
@@ -20,6 +22,43 @@ import numpy as np
 
 MODEL_PACKAGE = "rppgbench.preprocess.models"
 MODEL_FILE = "face_detection_short_range.tflite"
+# MediaPipe's vision package imports its drawing helpers, and with them matplotlib.pyplot: most of the
+# second it takes to import. The face detector never draws, so they load when first used instead.
+_DEFERRED_MODULES = (
+    "mediapipe.tasks.python.vision.drawing_utils",
+    "mediapipe.tasks.python.vision.drawing_styles",
+)
+
+
+class _DeferredImport(importlib.abc.MetaPathFinder):
+    """Finds `_DEFERRED_MODULES` as usual but hands them out lazily (run on first attribute access)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        if name not in _DEFERRED_MODULES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        return None
+
+
+def _mediapipe_tasks() -> tuple[object, object]:
+    """MediaPipe's `BaseOptions` and `vision`, imported without the drawing helpers' start-up cost."""
+    finder = None
+    if "mediapipe" not in sys.modules:
+        finder = _DeferredImport()
+        sys.meta_path.insert(0, finder)
+    try:
+        from mediapipe.tasks.python import BaseOptions, vision
+    finally:
+        if finder is not None:
+            sys.meta_path.remove(finder)
+    return BaseOptions, vision
 
 
 @contextmanager
@@ -69,7 +108,7 @@ class FaceDetector:
     """
 
     def __init__(self, min_confidence: float = 0.5) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
+        BaseOptions, vision = _mediapipe_tasks()
 
         self._stack = ExitStack()
         model = self._stack.enter_context(resources.as_file(resources.files(MODEL_PACKAGE) / MODEL_FILE))

@@ -1,6 +1,7 @@
 """Prepare records into cached clips: stream frames, find the face, crop, write, validate; in parallel.
 
-Each video is streamed frame by frame from its loader and written to its clip file one chunk at a
+Each video is streamed frame by frame from its loader through the frame pipeline
+(`rppgbench.preprocess.stream`) into its clip file (the HDF5 sink, `ClipWriter`) one chunk at a
 time, so a worker holds a few frames whatever the video length. Every problem with one video becomes
 that video's `PrepResult` error (file and reason); the other videos carry on.
 """
@@ -13,11 +14,10 @@ import os
 import pickle
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,9 @@ from rppgbench.preprocess.cache import (
     verify_clip,
 )
 from rppgbench.preprocess.config import PreprocessConfig
-from rppgbench.preprocess.crop import FaceTracker, crop_resize
+from rppgbench.preprocess.crop import FaceTracker
 from rppgbench.preprocess.face import Box, FaceDetector
+from rppgbench.preprocess.stream import stream_crops
 from rppgbench.video import MAX_FPS, MIN_FPS, plausible_rate
 
 # Plausible native sampling rates (Hz) per reference kind; outside them the loader has the rate wrong.
@@ -280,15 +281,7 @@ def _prepare(
     ensure_space(path.parent, max(expected, 0) * config.size * config.size * 3)
     with ClipWriter(path, config.size, compression=compression) as writer:
         tracker = FaceTracker(config, detector, _first_face_locator(config, detector, loader, record))
-        frames = iter(source)
-        try:
-            for offset, frame in enumerate(islice(frames, start, stop)):
-                _check_frame(frame, record, start + offset)
-                box = tracker.crop_box(offset, frame)
-                writer.append(crop_resize(frame, box, config.size), box)
-        finally:
-            _close(frames)
-        n = writer.n_frames
+        n = stream_crops(source, tracker, writer, where=str(record.location), start=start, stop=stop).n_frames
         if n == 0:
             raise DataError(f"{record.location}: the video has no frames at or after frame {start}")
         if stop is not None and record.frame_range[1] is not None and n < stop - start:
@@ -348,18 +341,6 @@ def _check_complete(source: Any, record: Record, start: int, stop: int | None, n
             f"{record.location}: decoded {start + n} of the {announced} frames the file announces "
             "(truncated or corrupt video)"
         )
-
-
-def _close(frames: Iterator[np.ndarray]) -> None:
-    close = getattr(frames, "close", None)
-    if close is not None:
-        close()
-
-
-def _check_frame(frame: Any, record: Record, index: int) -> None:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        raise DataError(f"{record.location}: frame {index} is not an (H, W, 3) uint8 RGB image ({got})")
 
 
 def _first_face_locator(

@@ -17,18 +17,21 @@ from rppgbench.store.files import (
     write_json,
     write_predictions,
 )
-from rppgbench.store.layout import FoldStore, RunStore, find_runs
+from rppgbench.store.layout import MODEL_IN_RUN, FoldStore, RunStore, find_models, find_runs, run_of_model
 
 __all__ = [
+    "MODEL_IN_RUN",
     "PREDICTION_COLUMNS",
     "FoldStore",
     "RunStore",
     "atomic_write_bytes",
+    "find_models",
     "find_runs",
     "jsonable",
     "normalised",
     "read_json",
     "read_predictions",
+    "run_of_model",
     "write_json",
     "write_predictions",
 ]

@@ -39,6 +39,8 @@ FOLDS_DIR = "folds"
 WORK_DIR = "work"
 CHECKED_FILES = (METRICS_FILE, PREDICTIONS_FILE)
 """Run-level files whose sha256 run.json records once the run finished."""
+MODEL_IN_RUN = f"<run>/{FOLDS_DIR}/<fold>/{MODEL_FILE}"
+"""Where a run keeps a fold's trained weights, as written in messages and help texts."""
 
 
 def _file(name: str, doc: str) -> property:
@@ -229,3 +231,17 @@ def find_runs(root: Path) -> list[Path]:
         return [root]
     found = sorted(p.parent for p in root.rglob(RUN_FILE) if not p.parent.name.startswith("."))
     return [p for p in found if not any(q != p and q in p.parents for q in found)]
+
+
+def find_models(folder: Path) -> list[Path]:
+    """The weights files in a fold folder (its own) or a run folder (every fold's), sorted."""
+    folder = Path(folder)
+    return sorted(folder.glob(MODEL_FILE)) or sorted(folder.glob(f"{FOLDS_DIR}/*/{MODEL_FILE}"))
+
+
+def run_of_model(weights: Path) -> RunStore | None:
+    """The run that saved `weights` when they sit in a fold folder (`<run>/folds/<fold>/`), else None."""
+    weights = Path(weights)
+    if weights.parent.parent.name != FOLDS_DIR:
+        return None
+    return RunStore(weights.parents[2])
