@@ -33,7 +33,7 @@ done
   echo "# synth-h264: heart rate from H.264-coded faces"
   echo
   echo "Written by \`scripts/study_h264.sh\` (runs in \`$RESULTS/\`). Scenario = storage: lossless"
-  echo "(stationary) or H.264 at 0.2 (high), 0.1 (mid), 0.05 (low) and 0.02 (min) bits per pixel per frame."
+  echo "(stationary) or H.264 at 2 (high), 0.5 (mid), 0.15 (low) and 0.05 (min) bits per pixel per frame."
   echo "DeepPhys and PhysNet: the shipped weights (\`--recipe pretrained\`), trained on other identities"
   echo "and never on H.264 video."
   echo

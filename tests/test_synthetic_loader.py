@@ -44,6 +44,9 @@ def test_loader_round_trip(tiny_root):
     ]  # fmt: skip
     record = records[1]
     assert record.id == "synthetic/p001/v3" and 45 <= record.meta["hr_bpm"] <= 150
+    from rppgbench_plugins.datasets.synthetic.writer import GENERATOR_VERSION
+
+    assert loader.describe()["generator_version"] == GENERATOR_VERSION  # in the clip cache key
     source = loader.open_frames(record)
     frames = list(source)
     assert len(frames) == 60 and frames[0].shape == (72, 96, 3) and frames[0].dtype == np.uint8

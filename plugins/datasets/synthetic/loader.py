@@ -97,6 +97,12 @@ class SyntheticDataset(DatasetLoader):
         except json.JSONDecodeError as exc:
             raise DataError(f"{meta_path}: malformed JSON ({exc})") from exc
 
+    def describe(self) -> dict:
+        """As every loader's, plus the generator version that wrote the tree: it is part of the clip
+        cache key and of a run's configuration, so clips cut from another generator's frames are
+        never reused and a run is not resumed over changed data."""
+        return {**super().describe(), "generator_version": self.meta.get("generator_version")}
+
     def records(self) -> list[Record]:
         """One record per (subject, scenario) clip listed in meta.json, in a stable order."""
         out = []

@@ -35,10 +35,10 @@ class Scenario:
 
 
 H264_LEVELS = (
-    ("high", 0.2, "a good webcam recording"),
-    ("mid", 0.1, "a typical video call"),
-    ("low", 0.05, "a congested video call"),
-    ("min", 0.02, "a starved stream"),
+    ("high", 2.0, "a high-quality recording"),
+    ("mid", 0.5, "a consumer camera's recording"),
+    ("low", 0.15, "a good video call"),
+    ("min", 0.05, "a congested video call"),
 )
 """Bitrate levels of the H.264 scenarios: name, bits per pixel per frame, what it is like."""
 

@@ -36,7 +36,7 @@ from .pulse import PulseParams
 from .render import ClipSpec, render_clip
 from .scene import SCENARIOS
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.0"  # bump when the frames or references of an existing preset change (clip cache key)
 SCENARIO_ORDER = tuple(SCENARIOS)
 
 
