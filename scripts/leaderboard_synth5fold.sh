@@ -6,6 +6,7 @@
 #   bash scripts/leaderboard_synth5fold.sh            # everything (about 3 h on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
 #                                                     # tscan, efficientphys, physformer, autohr,
+#                                                     # rhythmnet, synrhythm, hrcnn,
 #                                                     # ablate-loss, ablate-theta, publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
@@ -60,6 +61,9 @@ step_physformer() { run_method physformer --recipe cpu; }
 step_deepphys() { run_method deepphys --recipe cpu; }
 step_tscan() { run_method tscan --recipe cpu; }
 step_efficientphys() { run_method efficientphys --recipe cpu; }
+step_rhythmnet() { run_method rhythmnet --recipe cpu; }
+step_synrhythm() { run_method synrhythm --recipe cpu; }
+step_hrcnn() { run_method hrcnn --recipe cpu; }
 step_autohr() {  # the genotype of this checkout's search step, else the committed one
   local genotype=$WORK/search/genotype.json
   [ -f "$genotype" ] || genotype=$GENOTYPE_DIR/genotype.json
@@ -72,7 +76,7 @@ step_ablate() {  # step_ablate STUDY
 }
 
 step_publish() {
-  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr; do
+  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr rhythmnet synrhythm hrcnn; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -105,8 +109,10 @@ step_publish() {
 case "${1:-all}" in
   all)
     step_classical; step_search; step_physnet; step_deepphys; step_tscan; step_efficientphys
-    step_physformer; step_autohr; step_ablate loss; step_ablate theta; step_publish ;;
-  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|publish) "step_$1" ;;
+    step_physformer; step_autohr; step_rhythmnet; step_synrhythm; step_hrcnn; step_ablate loss
+    step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|rhythmnet|synrhythm|hrcnn|publish)
+    "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;
   *) echo "leaderboard: unknown step $1" >&2; exit 2 ;;

@@ -156,3 +156,5 @@ def test_run_rescore_and_compare_an_hr_method(tmp_path, monkeypatch):
     compared = invoke("compare", run, same, pos, "--metrics", "mae,rmse,snr")
     assert compared.exit_code == 0, compared.output
     assert GreenHR.name in compared.output and "pos" in compared.output
+    stats = invoke("compare", run, pos, "--by", "scenario", "--stats")
+    assert stats.exit_code == 0, stats.output

@@ -43,6 +43,7 @@ KNOWN_FAMILIES = {
     "physnet": "end-to-end learning", "deepphys": "end-to-end learning", "autohr": "end-to-end learning",
     "i3d": "end-to-end learning", "hr-cnn": "end-to-end learning", "rppgnet": "end-to-end learning",
     "tscan": "end-to-end learning", "efficientphys": "end-to-end learning", "physformer": "end-to-end learning",
+    "hrcnn": "end-to-end learning",
 }  # fmt: skip
 
 
