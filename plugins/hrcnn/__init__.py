@@ -47,6 +47,7 @@ HR_CNN = MethodDeclaration(
         Param("input_width", 128, "extractor input width (paper: 128)"),
         Param("ext_width", 64, "extractor channels w (blocks w, w, 2w, 2w; paper: 64)"),
         Param("ext_scale", 1.0, "scale of the extractor's kernels and poolings (1 = the paper's 15x10)"),
+        Param("ext_dropout", True, "the paper's dropout (0.2, 0.5) before the extractor's last two convolutions"),
         Param("est_layers", 9, "estimator convolution blocks"),
         Param("est_filters", 64, "estimator filters per block"),
         Param("est_kernel", 9, "estimator kernel length"),

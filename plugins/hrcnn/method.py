@@ -45,7 +45,10 @@ class HRCNN(NeuralMethod, declaration=HR_CNN):
 
     # -- networks -------------------------------------------------------------------------------
     def _extractor(self) -> Extractor:
-        return Extractor(width=int(self.config["ext_width"]), scale=float(self.config["ext_scale"]))
+        c = self.config
+        return Extractor(
+            width=int(c["ext_width"]), scale=float(c["ext_scale"]), dropout=bool(c["ext_dropout"])
+        )
 
     def _estimator(self) -> Estimator:
         c = self.config

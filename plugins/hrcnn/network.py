@@ -35,8 +35,11 @@ def _scaled(kernel: tuple[int, int], scale: float) -> tuple[int, int]:
 class Extractor(nn.Module):
     """(N, 3, H, W) face images -> (N,) one value per image."""
 
-    def __init__(self, width: int = 64, scale: float = 1.0, in_channels: int = 3) -> None:
+    def __init__(
+        self, width: int = 64, scale: float = 1.0, in_channels: int = 3, dropout: bool = True
+    ) -> None:
         super().__init__()
+        self.dropout = dropout
         self.bn_input = nn.BatchNorm2d(in_channels)
         channels = (width, width, 2 * width, 2 * width)
         blocks, cin = [], in_channels
@@ -54,10 +57,10 @@ class Extractor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn_input(x)
         for block, p in zip(self.blocks, EXTRACTOR_DROPOUT, strict=True):
-            if p:
+            if p and self.dropout:
                 x = F.dropout2d(x, p, self.training)
             x = F.elu(block["bn"](block["pool"](block["conv"](x))))
-        x = self.last(F.dropout(x, 0.5, self.training))
+        x = self.last(F.dropout(x, 0.5, self.training) if self.dropout else x)
         return x.mean(dim=(1, 2, 3))
 
 
