@@ -10,7 +10,8 @@ the authors' published extractor (github.com/radimspetlik/hr-cnn, `FaceHRNet09V2
 shapes only): 3,839,367 parameters with RGB input at w = 64.
 
 Estimator: a 1-D CNN over the extractor's signal of a window, regressing its HR: the signal's mean is
-removed, then batch norm, `layers` blocks [convolution, batch norm, ELU] with max pooling (stride 1)
+removed (and, ours, its scale: the SNR loss leaves the extractor's scale free, so each window is
+divided by its standard deviation unless `standardise` is off), then batch norm, `layers` blocks [convolution, batch norm, ELU] with max pooling (stride 1)
 in every third block, a 1x1 convolution and global averaging. The paper chose the estimator's depth,
 kernel and filter count by a random search whose result is not in the public code; the defaults here
 are ours. Its output is `hr_center + hr_scale * y` (an affine parametrisation, ours, so that a fresh
@@ -75,8 +76,10 @@ class Estimator(nn.Module):
         pool: int = 3,
         hr_center: float = 80.0,
         hr_scale: float = 20.0,
+        standardise: bool = True,
     ) -> None:
         super().__init__()
+        self.standardise = standardise
         self.bn_input = nn.BatchNorm1d(1)
         convs, cin = [], 1
         for i in range(layers):
@@ -93,7 +96,10 @@ class Estimator(nn.Module):
         """Samples lost to the unpadded convolutions and poolings: inputs need more than this."""
 
     def forward(self, signal: torch.Tensor) -> torch.Tensor:
-        x = (signal - signal.mean(dim=-1, keepdim=True))[:, None, :]
+        x = signal - signal.mean(dim=-1, keepdim=True)
+        if self.standardise:
+            x = x / x.std(dim=-1, keepdim=True).clamp_min(1e-6)
+        x = x[:, None, :]
         x = self.last(self.convs(self.bn_input(x)))
         return self.hr_center + self.hr_scale * x.mean(dim=(1, 2))
 
