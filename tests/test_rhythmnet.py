@@ -116,7 +116,7 @@ def test_tiny_rhythmnet_learns_the_heart_rate(tmp_path):
     """Trained on tiny pulse clips at 50..130 bpm, it reads unseen rates better than their mean."""
     train = make_pulse_clips(np.linspace(50, 130, 12), frames=192, size=16, seed=3)
     test = make_pulse_clips([62.0, 88.0, 114.0], frames=192, size=16, seed=9)
-    params = dict(TINY, window_frames=64, step_frames=16, clip_frames=96, width=8, epochs=12,
+    params = dict(TINY, window_frames=64, step_frames=16, clip_frames=96, width=8, epochs=6,
                   val_fraction=0.0, lr=3e-3, windows_per_clip=4, smooth_weight=1.0, hr_resample=False)  # fmt: skip
     method = RhythmNet(**params)
     method.fit(train, FitContext(work_dir=tmp_path, seed=0, progress=False))
