@@ -102,6 +102,8 @@ def test_loss_is_l1_plus_weighted_smoothness():
 def test_declared_windows_must_fit_the_training_clip():
     with pytest.raises(ConfigError, match="use clip_frames=64"):
         RhythmNet(**{**TINY, "clip_frames": 60})
+    with pytest.raises(ConfigError, match="use select_metric=val_loss"):
+        RhythmNet(**{**TINY, "select_metric": "val_mae"})
 
 
 def test_registered_and_passes_the_conformance_kit():

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rppgbench_plugins.rhythmnet import select_on_loss
+
 from rppgbench.declared import MethodDeclaration
 from rppgbench.errors import ConfigError
 from rppgbench.hookspecs import hookimpl
@@ -60,7 +62,7 @@ HR_CNN = MethodDeclaration(
         Param("snr_bpm_min", 40.0, "SNR loss: lowest frequency considered (bpm)"),
         Param("snr_bpm_max", 240.0, "SNR loss: highest frequency considered (bpm)"),
     ),
-    checks=(estimator_fits,),
+    checks=(estimator_fits, select_on_loss),
 )  # fmt: skip
 
 

@@ -37,6 +37,15 @@ def windows_fit(method: str, config: Mapping[str, Any]) -> None:
         )
 
 
+def select_on_loss(method: str, config: Mapping[str, Any]) -> None:
+    """An HR-regressing method selects its epoch on the validation loss (val_mae reads a signal)."""
+    if config["select_metric"] != "val_loss":
+        raise ConfigError(
+            f"{method} regresses HR (its loss is the HR error) and gives no signal for val_mae; "
+            "use select_metric=val_loss"
+        )
+
+
 def stmap_params(**defaults: Any) -> tuple[Param, ...]:
     """The STMap and RhythmNet-model parameters (shared with SynRhythm), with `defaults` overriding."""
     own = {
@@ -73,7 +82,7 @@ RHYTHMNET = MethodDeclaration(
     params=neural_params(
         epochs=50, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=375, size=128
     ) + stmap_params(),
-    checks=(windows_fit, within("margin", 0.0, 0.45)),
+    checks=(windows_fit, within("margin", 0.0, 0.45), select_on_loss),
 )  # fmt: skip
 
 

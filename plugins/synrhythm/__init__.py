@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rppgbench_plugins.rhythmnet import stmap_params, windows_fit
+from rppgbench_plugins.rhythmnet import select_on_loss, stmap_params, windows_fit
 
 from rppgbench.declared import MethodDeclaration, within
 from rppgbench.hookspecs import hookimpl
@@ -43,7 +43,7 @@ SYNRHYTHM = MethodDeclaration(
     params=neural_params(
         epochs=20, batch_size=4, lr=1e-3, weight_decay=0.0, clip_frames=300, size=128
     ) + stmap_params(gru=False, seq_len=1, smooth_weight=0.0) + PRETRAIN_PARAMS,
-    checks=(windows_fit, within("margin", 0.0, 0.45)),
+    checks=(windows_fit, within("margin", 0.0, 0.45), select_on_loss),
 )  # fmt: skip
 
 
