@@ -30,6 +30,14 @@ class MethodDeclaration:
     params: tuple[Param, ...] = ()
     checks: tuple[Callable[[str, Mapping[str, Any]], None], ...] = ()
     """Constraints between or on resolved parameters; each raises ConfigError naming the value to use."""
+    estimates_hr: bool = False
+    """The method regresses HR itself (`Method.predict_hr`); see `rppgbench.method`."""
+    gives_signal: bool = True
+    """`predict` returns an rPPG signal; only a method that `estimates_hr` may give none."""
+
+    def __post_init__(self) -> None:
+        if not self.gives_signal and not self.estimates_hr:
+            raise ConfigError(f"method {self.name!r} gives neither an rPPG signal nor an HR")
 
     def check(self, config: Mapping[str, Any]) -> None:
         """Raise ConfigError when the resolved parameters break a declared constraint."""

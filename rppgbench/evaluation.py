@@ -4,6 +4,10 @@ The protocol cuts each test video into windows (e.g. three 10-s clips); each win
 through the shared HR estimator; the video's HR is the mean over its windows, for the prediction and
 the reference alike. `score_windows` does the scoring from signals alone, so a run's stored
 signals can be rescored with other HR settings (`rppgbench rescore`) without running the method.
+
+A method that `estimates_hr` gives each window's HR itself (`Method.predict_hr`); those HRs replace
+the shared estimator's reading of the signal (`score_windows(..., window_hr=...)`), and its signal,
+if it gives one, is still stored and scored for SNR and MACC.
 """
 
 from __future__ import annotations
@@ -36,8 +40,11 @@ class VideoEstimate:
     window_macc: list[float] = field(default_factory=list)
     window_spans: list[tuple[float, float]] = field(default_factory=list)
     """(start, stop) seconds of each window on the video's clock."""
+    method_hr: bool = False
+    """True when `window_hr_pred` came from the method (`predict_hr`), not from the shared estimator."""
     signals: list[np.ndarray] = field(default_factory=list)
-    """The method's signal of each window (kept so that the run can be rescored)."""
+    """The method's signal of each window (kept so that the run can be rescored); empty (length 0)
+    for a method that gives no signal."""
     times: list[np.ndarray] = field(default_factory=list)
     """Frame timestamps of each window's signal."""
 
@@ -83,19 +90,43 @@ def uniform_signal(
 
 
 def evaluate_video(method: Method, clip: Clip, spec: WindowingSpec, hr_config: HRConfig) -> VideoEstimate:
-    """Run `method` on each protocol window of `clip` and estimate predicted and reference HR."""
+    """Run `method` on each protocol window of `clip` and estimate predicted and reference HR.
+
+    For a method that `estimates_hr`, each window's predicted HR is its `predict_hr` of the window.
+    """
     if clip.reference is None:
         raise SignalError(f"{clip.record.id}: no reference signal to score against")
-    signals, times = [], []
+    signals, times, window_hr = [], [], []
     for start, stop in evaluation_windows(len(clip), clip.fps, spec):
-        signal = np.asarray(method.predict(clip.window(start, stop)), dtype=np.float64)
-        if signal.shape != (stop - start,):
-            raise SignalError(
-                f"method {method.name!r} returned shape {signal.shape} for a window of {stop - start} frames"
-            )
+        window = clip.window(start, stop)
+        if method.gives_signal:
+            signal = np.asarray(method.predict(window), dtype=np.float64)
+            if signal.shape != (stop - start,):
+                raise SignalError(
+                    f"method {method.name!r} returned shape {signal.shape} for a window of {stop - start} frames"
+                )
+        else:
+            signal = np.zeros(0, dtype=np.float64)
+        if method.estimates_hr:
+            window_hr.append(method_hr(method, window))
         signals.append(signal)
         times.append(np.asarray(clip.timestamps[start:stop], dtype=np.float64))
-    return score_windows(signals, times, clip.reference, hr_config)
+    return score_windows(signals, times, clip.reference, hr_config,
+                         window_hr=window_hr if method.estimates_hr else None)  # fmt: skip
+
+
+def method_hr(method: Method, window: Clip) -> float:
+    """The method's own HR (bpm) of one evaluation window; SignalError unless a finite number."""
+    value = method.predict_hr(window)
+    try:
+        hr = float(value)
+    except (TypeError, ValueError) as exc:
+        raise SignalError(f"method {method.name!r} predict_hr returned {value!r}, not a number") from exc
+    if not math.isfinite(hr):
+        raise SignalError(
+            f"method {method.name!r} predict_hr returned {hr} for a window of {len(window)} frames"
+        )
+    return hr
 
 
 def score_windows(
@@ -103,20 +134,34 @@ def score_windows(
     times: Sequence[np.ndarray],
     reference: Reference,
     hr_config: HRConfig,
+    window_hr: Sequence[float] | None = None,
 ) -> VideoEstimate:
     """Predicted and reference HR, SNR and MACC of each window's signal, and their means over windows.
 
     Each window is put on a uniform time grid first (`uniform_signal`), so variable frame rates are
-    scored at the times the frames were taken.
+    scored at the times the frames were taken. `window_hr` (a method that estimates HR itself) gives
+    the predicted HR of each window instead of the shared estimator; a window without a signal
+    (length 0) then has NaN SNR and MACC.
     """
     from rppgbench.signal.agreement import macc
 
+    if window_hr is not None and len(window_hr) != len(times):
+        raise SignalError(f"{len(window_hr)} method HRs for {len(times)} windows")
     preds, refs, snrs, maccs, spans = [], [], [], [], []
-    for signal, stamps in zip(signals, times, strict=True):
+    for i, (signal, stamps) in enumerate(zip(signals, times, strict=True)):
         stamps = np.asarray(stamps, dtype=np.float64)
+        if window_hr is not None and len(signal) == 0:  # an HR-only method: the window's span, no signal
+            _, rate = uniform_signal(np.zeros(len(stamps)), stamps)
+            t0, t1 = float(stamps[0]), float(stamps[-1]) + 1.0 / rate
+            preds.append(float(window_hr[i]))
+            refs.append(reference_hr(reference, t0, t1, hr_config))
+            snrs.append(math.nan)
+            maccs.append(math.nan)
+            spans.append((t0, t1))
+            continue
         uniform, rate = uniform_signal(np.asarray(signal, dtype=np.float64), stamps)
         t0, t1 = float(stamps[0]), float(stamps[-1]) + 1.0 / rate
-        preds.append(estimate_hr(uniform, rate, hr_config))
+        preds.append(estimate_hr(uniform, rate, hr_config) if window_hr is None else float(window_hr[i]))
         refs.append(reference_hr(reference, t0, t1, hr_config))
         snrs.append(snr_db(uniform, rate, refs[-1], hr_config))
         grid = t0 + np.arange(len(uniform)) / rate
@@ -129,5 +174,5 @@ def score_windows(
     return VideoEstimate(
         float(np.mean(preds)), float(np.mean(refs)), float(np.mean(snrs)), preds, refs,
         macc=video_macc, window_snr_db=snrs, window_macc=maccs, window_spans=spans,
-        signals=[np.asarray(s, dtype=np.float64) for s in signals], times=list(times),
+        method_hr=window_hr is not None, signals=[np.asarray(s, dtype=np.float64) for s in signals], times=list(times),
     )  # fmt: skip

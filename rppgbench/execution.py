@@ -102,7 +102,8 @@ def _score(
         abs_error=abs(estimate.hr_pred - estimate.hr_ref), snr_db=estimate.snr_db,
         n_windows=len(estimate.window_hr_pred), macc=estimate.macc,
     )  # fmt: skip
-    signals = VideoSignals(record.id, clip.fps, estimate.signals, estimate.times, clip.reference)
+    signals = VideoSignals(record.id, clip.fps, estimate.signals, estimate.times, clip.reference,
+                           estimate.window_hr_pred if estimate.method_hr else None)  # fmt: skip
     return row, (window_rows(record.id, fold, estimate), signals)
 
 

@@ -226,6 +226,10 @@ def run_config(plan: RunPlan) -> dict[str, Any]:
         "hr": plan.protocol.hr_config().to_dict(),
         "datasets": {role: loader.describe() for role, loader in plan.loaders.items()},
     }  # fmt: skip
+    if plan.method_class.estimates_hr:  # recorded only for such methods: signal methods' runs are unchanged
+        config["method"]["estimates_hr"] = True
+    if not plan.method_class.gives_signal:
+        config["method"]["gives_signal"] = False
     if plan.recipe is not None:
         config["recipe"] = plan.recipe.record()
     if plan.weights is not None:

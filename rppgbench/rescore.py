@@ -4,6 +4,11 @@ Each fold's `signals.npz` holds the method's signal of every evaluated window an
 HR, SNR, MACC, metrics and the window table are recomputed with other estimator settings without
 running the method again. DIR becomes a run folder of its own (compare, report and check read it);
 its run.json records the settings, the original run and `rescored_from`.
+
+A method that estimates HR itself (`Method.estimates_hr`: RhythmNet, HR-CNN) stored its own HR of
+each window: rescoring keeps those predictions as they are (the HR estimator plays no part in them)
+and recomputes the reference HR, errors, metrics and the SNR and MACC of its signal, if it gave one.
+Such a fold's metrics say `"method_hr_kept": true`.
 """
 
 from __future__ import annotations
@@ -46,13 +51,15 @@ def rescore_fold(source: FoldStore, target: FoldStore, hr: dict[str, Any], windo
     config = HRConfig.from_dict(hr)
     stored = {video.video_id: video for video in source.read_signals()}
     rows, windows = [], []
+    kept_method_hr = False
     for row in source.read_predictions().to_dict("records"):
         video = stored.get(row["video_id"])
         if row["status"] != "ok" or video is None:
             rows.append(row)
             continue
         try:
-            estimate = score_windows(video.signals, video.times, video.reference, config)
+            estimate = score_windows(video.signals, video.times, video.reference, config, window_hr=video.hr)
+            kept_method_hr = kept_method_hr or video.hr is not None
         except (RppgbenchError, ValueError) as exc:
             rows.append({**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
             continue
@@ -64,7 +71,8 @@ def rescore_fold(source: FoldStore, target: FoldStore, hr: dict[str, Any], windo
     target.write_windows(windows, window_format)
     target.write_predictions(rows)
     before = source.read_metrics()
-    target.write_metrics(summarise(rows) | {"n_train": before.get("n_train"), "rescored": True})
+    extra = {"method_hr_kept": True} if kept_method_hr else {}
+    target.write_metrics(summarise(rows) | {"n_train": before.get("n_train"), "rescored": True} | extra)
 
 
 def rescore_run(
@@ -110,7 +118,10 @@ def rescore_run(
 @click.option("--window-format", type=click.Choice(WINDOW_FORMATS), default="parquet", show_default=True,
               help="Format of the window-level HR table.")  # fmt: skip
 def rescore_command(run_dir: Path, assignments: tuple[str, ...], out: Path, window_format: str) -> None:
-    """Recompute HR, metrics and tables of RUN from its stored signals, without running the method."""
+    """Recompute HR, metrics and tables of RUN from its stored signals, without running the method.
+
+    A method that estimates HR itself keeps its stored HRs; its reference HR and metrics are redone.
+    """
     from rppgbench.cli import print_summary
 
     rescore_run(run_dir, out, parse_assignments(assignments), window_format)

@@ -3,6 +3,8 @@
 The formats of two files of each fold folder (their names and places belong to `rppgbench.store`):
 - the signals file (compressed `.npz`): for every scored test video, the method's signal of each
   evaluated window with its frame timestamps, the frame rate, and the reference (kind, values, times);
+  for a method that estimates HR itself, also its HR of each window (`v<i>_w<w>_hr`), and a window
+  signal of length 0 when the method gives no signal;
 - the window table (Parquet or CSV): one row per video and window: `video_id, fold, window,
   start_s, stop_s, hr_pred, hr_ref, snr_db, macc`.
 """
@@ -34,6 +36,8 @@ class VideoSignals:
     signals: list[np.ndarray]
     times: list[np.ndarray]
     reference: Reference | None
+    hr: list[float] | None = None
+    """The method's own HR of each window (a method that `estimates_hr`), else None."""
 
 
 def write_signals(path: Path, videos: Sequence[VideoSignals]) -> None:
@@ -49,6 +53,8 @@ def write_signals(path: Path, videos: Sequence[VideoSignals]) -> None:
         for w, (signal, times) in enumerate(zip(video.signals, video.times, strict=True)):
             arrays[f"v{i}_w{w}_signal"] = np.asarray(signal, dtype=np.float64)
             arrays[f"v{i}_w{w}_times"] = np.asarray(times, dtype=np.float64)
+            if video.hr is not None:
+                arrays[f"v{i}_w{w}_hr"] = np.asarray(float(video.hr[w]), dtype=np.float64)
         if ref is not None:
             arrays[f"v{i}_ref_values"] = np.asarray(ref.values, dtype=np.float64)
             arrays[f"v{i}_ref_times"] = np.asarray(ref.times, dtype=np.float64)
@@ -72,10 +78,11 @@ def read_signals(path: Path) -> list[VideoSignals]:
                 if entry["reference"] is not None:
                     reference = Reference(entry["reference"], data[f"v{i}_ref_values"],
                                           data[f"v{i}_ref_times"])  # fmt: skip
+                hr = [float(data[f"v{i}_w{w}_hr"]) for w in range(n)] if f"v{i}_w0_hr" in data else None
                 videos.append(VideoSignals(
                     entry["video_id"], float(entry["fps"]),
                     [data[f"v{i}_w{w}_signal"] for w in range(n)], [data[f"v{i}_w{w}_times"] for w in range(n)],
-                    reference,
+                    reference, hr,
                 ))  # fmt: skip
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{path}: cannot read stored signals ({exc})") from exc

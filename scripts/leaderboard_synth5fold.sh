@@ -6,7 +6,8 @@
 #   bash scripts/leaderboard_synth5fold.sh            # everything (about 4 h on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
 #                                                     # tscan, efficientphys, physformer, autohr,
-#                                                     # rhythmformer, factorizephys,
+#                                                     # rhythmformer, factorizephys, rhythmnet,
+#                                                     # synrhythm, hrcnn,
 #                                                     # ablate-loss, ablate-theta, publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
@@ -63,6 +64,9 @@ step_tscan() { run_method tscan --recipe cpu; }
 step_efficientphys() { run_method efficientphys --recipe cpu; }
 step_rhythmformer() { run_method rhythmformer --recipe cpu; }
 step_factorizephys() { run_method factorizephys --recipe cpu; }
+step_rhythmnet() { run_method rhythmnet --recipe cpu; }
+step_synrhythm() { run_method synrhythm --recipe cpu; }
+step_hrcnn() { run_method hrcnn --recipe cpu; }
 step_autohr() {  # the genotype of this checkout's search step, else the committed one
   local genotype=$WORK/search/genotype.json
   [ -f "$genotype" ] || genotype=$GENOTYPE_DIR/genotype.json
@@ -75,7 +79,8 @@ step_ablate() {  # step_ablate STUDY
 }
 
 step_publish() {
-  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr rhythmformer factorizephys; do
+  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr rhythmformer factorizephys \
+    rhythmnet synrhythm hrcnn; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -96,7 +101,7 @@ step_publish() {
   rppgbench compare "${runs[@]}" --metrics vitals,sdnn_r,rmssd_r,resp_rate_r > "leaderboards/$PROTOCOL-vitals.md"
   local ci_runs=("$RESULTS"/{pos,chrom,physnet,deepphys,autohr})
   local pairs=autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos
-  for name in tscan efficientphys physformer rhythmformer factorizephys; do  # newer neural rows, when published
+  for name in tscan efficientphys physformer rhythmformer factorizephys rhythmnet synrhythm hrcnn; do  # newer neural rows, when published
     if [ -d "$RESULTS/$name" ]; then ci_runs+=("$RESULTS/$name"); pairs+=",$name-pos"; fi
   done
   python3 benchmarks/scenario_intervals.py "${ci_runs[@]}" --pairs "$pairs" \
@@ -109,9 +114,9 @@ step_publish() {
 case "${1:-all}" in
   all)
     step_classical; step_search; step_physnet; step_deepphys; step_tscan; step_efficientphys
-    step_physformer; step_autohr; step_rhythmformer; step_factorizephys; step_ablate loss; step_ablate theta
-    step_publish ;;
-  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|rhythmformer|factorizephys|publish)
+    step_physformer; step_autohr; step_rhythmformer; step_factorizephys; step_rhythmnet; step_synrhythm
+    step_hrcnn; step_ablate loss; step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|rhythmformer|factorizephys|rhythmnet|synrhythm|hrcnn|publish)
     "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;

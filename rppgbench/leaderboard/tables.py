@@ -47,6 +47,7 @@ KNOWN_FAMILIES = {
     "tscan": "end-to-end learning", "efficientphys": "end-to-end learning", "physformer": "end-to-end learning",
     "samc": "traditional",
     "rhythmformer": "end-to-end learning", "factorizephys": "end-to-end learning",
+    "hrcnn": "end-to-end learning",
 }  # fmt: skip
 
 

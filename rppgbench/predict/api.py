@@ -409,6 +409,11 @@ def training_preprocess(weights: Path) -> dict[str, Any]:
 
 
 def _signal(method: Method, crops: FaceCrops) -> np.ndarray:
+    if not method.gives_signal:
+        raise ConfigError(
+            f"method {method.name!r} estimates HR directly and gives no rPPG signal, which `predict` "
+            "needs; score it with `rppgbench run`"
+        )
     record = Record(dataset="video", subject=crops.path.stem, session="", location=crops.path, fps=crops.fps)
     clip = Clip(record=record, frames=crops.frames, timestamps=crops.timestamps, face_boxes=crops.crop_boxes)
     signal = np.asarray(method.predict(clip), dtype=np.float64).reshape(-1)

@@ -6,8 +6,10 @@ checks run on in-memory pulse clips (`rppgbench.testing.clips`): the class decla
 its parameters resolve, unknown ones are refused and the description is plain JSON; `predict` gives
 one finite value per frame (for clip lengths that are no multiple of anything) and leaves the clip
 alone; two instances with the same parameters and seed give the same output (after the same training);
-and a trained method's `save` / `load` round trip reproduces its predictions. A failure raises
-`AssertionError` naming the check and the method.
+and a trained method's `save` / `load` round trip reproduces its predictions. A method that
+`estimates_hr` is held to the same checks on `predict_hr` (one finite HR in bpm per clip, within
+`HR_RANGE_BPM`), and on `predict` only when it `gives_signal`. A failure raises `AssertionError`
+naming the check and the method.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from rppgbench.testing.clips import make_pulse_clips
 
 TRAIN_HR = (58.0, 72.0, 86.0, 100.0)
 TEST_HR = (66.0, 94.0)
+HR_RANGE_BPM = (20.0, 300.0)
+"""Where a method's own HR estimate must lie (a sanity bound, not an accuracy check)."""
 
 
 @dataclass
@@ -121,6 +125,18 @@ def check_contract(state: MethodCheck) -> None:
     )
     names = [p.name for p in params]
     _check(len(names) == len(set(names)), state, f"declares a parameter twice: {names}")
+    _check(
+        isinstance(cls.estimates_hr, bool) and isinstance(cls.gives_signal, bool),
+        state,
+        "`estimates_hr` and `gives_signal` must be True or False",
+    )
+    _check(cls.gives_signal or cls.estimates_hr, state, "gives neither an rPPG signal nor an HR")
+    if cls.estimates_hr:
+        _check(
+            cls.predict_hr is not Method.predict_hr,
+            state,
+            "estimates_hr but does not implement `predict_hr`",
+        )
     if cls.trains:
         for hook in ("fit", "save", "load"):
             _check(
@@ -158,19 +174,52 @@ def check_params(state: MethodCheck) -> None:
         raise AssertionError(f"{state.label}: describe() is not plain JSON ({exc})") from exc
     if state.cls.declaration is not None:
         declared = state.cls.declaration
-        same = (declared.name, declared.trains, declared.params) == (
-            state.cls.name,
-            state.cls.trains,
-            state.cls.params,
-        )
+        same = (declared.name, declared.trains, declared.params, declared.estimates_hr,
+                declared.gives_signal) == (state.cls.name, state.cls.trains, state.cls.params,
+                                           state.cls.estimates_hr, state.cls.gives_signal)  # fmt: skip
         _check(same, state, "differs from its MethodDeclaration")
 
 
+def _hr(method: Method, clip: Clip, state: MethodCheck) -> np.ndarray:
+    """`predict_hr` of `clip` as a 1-element array, checked to be one finite plausible HR."""
+    value = method.predict_hr(clip)
+    _check(
+        isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool),
+        state,
+        f"predict_hr returned {type(value).__name__}, not a number",
+    )
+    low, high = HR_RANGE_BPM
+    _check(
+        bool(np.isfinite(value)) and low <= float(value) <= high,
+        state,
+        f"predict_hr gave {value!r} bpm, outside [{low:g}, {high:g}]",
+    )
+    return np.array([float(value)])
+
+
+def _outputs(method: Method, clip: Clip, state: MethodCheck) -> np.ndarray:
+    """What the method gives for `clip`, as one array: its signal and/or its HR, in that order."""
+    parts = []
+    if state.cls.gives_signal:
+        parts.append(np.asarray(method.predict(clip), dtype=np.float64))
+    if state.cls.estimates_hr:
+        parts.append(_hr(method, clip, state))
+    return np.concatenate(parts)
+
+
 def check_output(state: MethodCheck) -> None:
-    """`predict` gives a 1-D finite float array with one value per frame, and leaves the clip alone."""
+    """`predict` gives a 1-D finite float array with one value per frame, and leaves the clip alone;
+    a method that `estimates_hr` gives one finite HR per clip from `predict_hr`, leaving it alone too."""
     method = state.instance()
     for clip in state.test_clips():
         before = np.array(clip.frames, copy=True)
+        if state.cls.estimates_hr:
+            _hr(method, clip, state)
+            _check(
+                np.array_equal(before, np.asarray(clip.frames)), state, "predict_hr changed the clip's frames"
+            )
+        if not state.cls.gives_signal:
+            continue
         signal = method.predict(clip)
         _check(
             isinstance(signal, np.ndarray), state, f"predict returned {type(signal).__name__}, not an array"
@@ -191,9 +240,14 @@ def check_determinism(state: MethodCheck) -> None:
     """Same parameters and seed (and the same training, for a training method) give the same signal."""
     first, second = state.instance("a"), state.instance("b")
     for clip in state.test_clips():
-        once = first.predict(clip)
-        _same(first.predict(clip), once, state, "predicting twice differs")
-        _same(second.predict(clip), once, state, "two instances (same params, seed and training) differ")
+        once = _outputs(first, clip, state)
+        _same(_outputs(first, clip, state), once, state, "predicting twice differs")
+        _same(
+            _outputs(second, clip, state),
+            once,
+            state,
+            "two instances (same params, seed and training) differ",
+        )
 
 
 def check_save_load(state: MethodCheck) -> None:
@@ -209,7 +263,8 @@ def check_save_load(state: MethodCheck) -> None:
     fresh = state.cls(**state.params)
     fresh.load(path)
     for clip in state.test_clips():
-        _same(fresh.predict(clip), method.predict(clip), state, "save then load changes the predictions")
+        _same(_outputs(fresh, clip, state), _outputs(method, clip, state), state,
+              "save then load changes the predictions")  # fmt: skip
 
 
 METHOD_CHECKS: tuple[Callable[[MethodCheck], None], ...] = (
