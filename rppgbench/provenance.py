@@ -86,5 +86,10 @@ def collect() -> dict[str, Any]:
         "accelerator": accelerator,
         "packages": package_versions(),
         "git": git_state(),
-        "command": sys.argv,
+        "command": command_line(),
     }
+
+
+def command_line() -> list[str]:
+    """The command as typed: the program's name without this machine's path to it, then its arguments."""
+    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv else []

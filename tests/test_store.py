@@ -119,3 +119,10 @@ def test_no_module_outside_the_store_spells_a_run_folder_file_name():
             continue
         offenders += [f"{relative}: {text!r}" for text in _string_literals(path) if name.search(text)]
     assert not offenders, offenders
+
+
+def test_results_record_the_command_without_the_path_to_the_program(monkeypatch):
+    from rppgbench.provenance import command_line
+
+    monkeypatch.setattr("sys.argv", ["/opt/envs/lab/bin/rppgbench", "run", "--method", "pos"])
+    assert command_line() == ["rppgbench", "run", "--method", "pos"]
