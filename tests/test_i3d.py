@@ -104,7 +104,9 @@ def test_tiny_model_learns_to_beat_a_constant_hr_on_held_out_subjects(tmp_path):
     )
     history = method.fit_result.history
     assert min(h["val_loss"] for h in history) < 0.5 * history[0]["val_loss"]
-    preds = [estimate_hr(method.predict(c), c.fps) for c in make_pulse_clips(test_hr, frames=302, size=16, seed=2)]
+    preds = [
+        estimate_hr(method.predict(c), c.fps) for c in make_pulse_clips(test_hr, frames=302, size=16, seed=2)
+    ]
     mae = np.mean(np.abs(np.array(preds) - test_hr))
     constant_mae = np.mean(np.abs(np.mean(train_hr) - np.array(test_hr)))
     assert mae < 5.0 < constant_mae, (mae, preds)

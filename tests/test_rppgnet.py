@@ -124,7 +124,9 @@ def test_training_loss_combines_the_papers_terms():
     t = torch.arange(32) / 30.0
     target = torch.sin(2 * np.pi * 1.2 * t)[None].repeat(2, 1)
     frames = torch.zeros(2, 32, 16, 16, 3, dtype=torch.uint8)
-    batch = Batch(frames, target, torch.full((2,), 72.0), torch.full((2,), 30.0), torch.zeros(2), torch.zeros(2))
+    batch = Batch(
+        frames, target, torch.full((2,), 72.0), torch.full((2,), 30.0), torch.zeros(2), torch.zeros(2)
+    )
     noisy = target + 0.5 * torch.randn_like(target)
     output = {
         "signal": target.clone(),
@@ -194,7 +196,9 @@ def test_tiny_model_learns_to_beat_a_constant_hr_on_held_out_subjects(tmp_path):
     )
     history = method.fit_result.history
     assert min(h["val_loss"] for h in history) < 0.5 * history[0]["val_loss"]
-    preds = [estimate_hr(method.predict(c), c.fps) for c in make_pulse_clips(test_hr, frames=302, size=16, seed=2)]
+    preds = [
+        estimate_hr(method.predict(c), c.fps) for c in make_pulse_clips(test_hr, frames=302, size=16, seed=2)
+    ]
     mae = np.mean(np.abs(np.array(preds) - test_hr))
     constant_mae = np.mean(np.abs(np.mean(train_hr) - np.array(test_hr)))
     assert mae < 5.0 < constant_mae, (mae, preds)

@@ -97,7 +97,9 @@ class InceptionI3d(nn.Module):
             if name == "Mixed_4b":
                 layers["MaxPool3d_4a_3x3"] = nn.MaxPool3d(3, stride=2, padding=1)
             if name == "Mixed_5b":
-                layers["MaxPool3d_5a_2x2"] = nn.MaxPool3d(2, stride=2, ceil_mode=True)  # TF SAME: odd sides round up
+                layers["MaxPool3d_5a_2x2"] = nn.MaxPool3d(
+                    2, stride=2, ceil_mode=True
+                )  # TF SAME: odd sides round up
             module = InceptionModule(channels, [scaled(w, width) for w in widths])
             layers[name] = module
             channels = module.out_channels

@@ -48,7 +48,9 @@ def _pixel_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class RPPGNetSystem(nn.Module):
     """(Optional STVEN ->) input scaling -> rPPGNet, on frames (B, 3, T, S, S) in [0, 1]."""
 
-    def __init__(self, rppgnet: RPPGNet, scaling: str, stven: STVEN | None = None, cycle: bool = True) -> None:
+    def __init__(
+        self, rppgnet: RPPGNet, scaling: str, stven: STVEN | None = None, cycle: bool = True
+    ) -> None:
         super().__init__()
         self.rppgnet, self.stven, self.scaling, self.cycle = rppgnet, stven, scaling, cycle
 
@@ -88,8 +90,12 @@ class RPPGNetMethod(NeuralMethod, declaration=RPPGNET):
     def build_model(self) -> nn.Module:
         """rPPGNet, behind STVEN when `stven` is set."""
         c = self.config
-        stven = STVEN(int(c["stven_width"]), len(QUALITIES) + 1, int(c["stven_blocks"])) if c["stven"] else None
-        return RPPGNetSystem(RPPGNet(int(c["width"])), c["input_scaling"], stven, float(c["cycle_weight"]) > 0)
+        stven = (
+            STVEN(int(c["stven_width"]), len(QUALITIES) + 1, int(c["stven_blocks"])) if c["stven"] else None
+        )
+        return RPPGNetSystem(
+            RPPGNet(int(c["width"])), c["input_scaling"], stven, float(c["cycle_weight"]) > 0
+        )
 
     def input_transform(self, frames: torch.Tensor) -> torch.Tensor:
         """Resize to `size`, in [0, 1]; the model scales after STVEN (which works on pixels)."""
@@ -102,7 +108,9 @@ class RPPGNetMethod(NeuralMethod, declaration=RPPGNET):
         c = self.config
         target = batch.target
         loss = self.neg_pearson(output["signal"], target)
-        side_losses = [self.neg_pearson(output["parts"][:, i], target) for i in range(output["parts"].shape[1])]
+        side_losses = [
+            self.neg_pearson(output["parts"][:, i], target) for i in range(output["parts"].shape[1])
+        ]
         side_losses.append(self.neg_pearson(output["mid"], target))
         loss = loss + float(c["part_weight"]) * torch.stack(side_losses).sum()
         logits = output["skin_logits"]

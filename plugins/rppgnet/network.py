@@ -77,7 +77,9 @@ class RPPGNet(nn.Module):
         super().__init__()
         quarter, half = max(1, width // 4), max(1, width // 2)
         self.stem = nn.Sequential(
-            nn.Conv3d(3, quarter, (1, 5, 5), padding=(0, 2, 2)), nn.BatchNorm3d(quarter), nn.ReLU(inplace=True)
+            nn.Conv3d(3, quarter, (1, 5, 5), padding=(0, 2, 2)),
+            nn.BatchNorm3d(quarter),
+            nn.ReLU(inplace=True),
         )
         self.pool = nn.AvgPool3d((1, 2, 2), stride=(1, 2, 2))
         self.block_half = nn.Sequential(st_block(quarter, half), st_block(half, half))  # 1/2 side
@@ -109,12 +111,17 @@ class RPPGNet(nn.Module):
         attended = skin_attention(eighth, skin_eighth)
         h, w = attended.shape[3] // 2, attended.shape[4] // 2
         quarters = (
-            attended[..., :h, :w], attended[..., h:, :w], attended[..., :h, w:], attended[..., h:, w:]
+            attended[..., :h, :w],
+            attended[..., h:, :w],
+            attended[..., :h, w:],
+            attended[..., h:, w:],
         )
         return {
             "signal": self._signal(self.global_head, attended),
             "mid": self._signal(self.mid_head, skin_attention(quarter, skin_quarter)),
-            "parts": torch.stack([self._signal(hd, q) for hd, q in zip(self.part_heads, quarters, strict=True)], 1),
+            "parts": torch.stack(
+                [self._signal(hd, q) for hd, q in zip(self.part_heads, quarters, strict=True)], 1
+            ),
             "skin_logits": skin_logits,
         }
 

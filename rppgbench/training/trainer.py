@@ -107,7 +107,6 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch.to(device) if hasattr(batch, "to") else batch
 
 
-
 def _float32(out: Any) -> Any:
     """A model output (tensor, or tuple / list / dict of them) with every tensor in float32."""
     if isinstance(out, torch.Tensor):
@@ -117,6 +116,7 @@ def _float32(out: Any) -> Any:
     if isinstance(out, (tuple, list)):
         return type(out)(_float32(v) for v in out)
     return out
+
 
 class TrainingLoop:
     """Runs epochs of `step_fn` over a train loader with validation, selection, checkpoints and resume."""
