@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Regenerate every row of the synth-5fold leaderboard from a clean checkout: the nine classical methods,
-# AutoHR's architecture search on fold 1 at the cpu recipe, the six neural methods at their cpu recipes
+# AutoHR's architecture search on fold 1 at the cpu recipe, the eight neural methods at their cpu recipes
 # (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
 #
 #   bash scripts/leaderboard_synth5fold.sh            # everything (about 3 h on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
 #                                                     # tscan, efficientphys, physformer, autohr,
-#                                                     # ablate-loss, ablate-theta, publish
+#                                                     # i3d, rppgnet, ablate-loss, ablate-theta,
+#                                                     # publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
 # run and every run.json records a commit that is not dirty); `publish` then copies them into
@@ -60,6 +61,8 @@ step_physformer() { run_method physformer --recipe cpu; }
 step_deepphys() { run_method deepphys --recipe cpu; }
 step_tscan() { run_method tscan --recipe cpu; }
 step_efficientphys() { run_method efficientphys --recipe cpu; }
+step_i3d() { run_method i3d --recipe cpu; }
+step_rppgnet() { run_method rppgnet --recipe cpu; }
 step_autohr() {  # the genotype of this checkout's search step, else the committed one
   local genotype=$WORK/search/genotype.json
   [ -f "$genotype" ] || genotype=$GENOTYPE_DIR/genotype.json
@@ -72,7 +75,7 @@ step_ablate() {  # step_ablate STUDY
 }
 
 step_publish() {
-  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr; do
+  for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr i3d rppgnet; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -92,7 +95,7 @@ step_publish() {
   rppgbench compare "${runs[@]}" --by scenario --stats > "leaderboards/$PROTOCOL-stats.md"
   local ci_runs=("$RESULTS"/{pos,chrom,physnet,deepphys,autohr})
   local pairs=autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos
-  for name in tscan efficientphys physformer; do  # newer neural rows, when published
+  for name in tscan efficientphys physformer i3d rppgnet; do  # newer neural rows, when published
     if [ -d "$RESULTS/$name" ]; then ci_runs+=("$RESULTS/$name"); pairs+=",$name-pos"; fi
   done
   python3 benchmarks/scenario_intervals.py "${ci_runs[@]}" --pairs "$pairs" \
@@ -105,8 +108,8 @@ step_publish() {
 case "${1:-all}" in
   all)
     step_classical; step_search; step_physnet; step_deepphys; step_tscan; step_efficientphys
-    step_physformer; step_autohr; step_ablate loss; step_ablate theta; step_publish ;;
-  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|publish) "step_$1" ;;
+    step_physformer; step_autohr; step_i3d; step_rppgnet; step_ablate loss; step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|i3d|rppgnet|publish) "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;
   *) echo "leaderboard: unknown step $1" >&2; exit 2 ;;

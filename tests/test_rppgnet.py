@@ -62,7 +62,7 @@ def test_rppgnet_parameter_count_matches_the_authors_model():
     reference = stem + blocks + skin + heads + (3 * 16 * 9 + 16)
     assert reference == 550_779
     assert _count(RPPGNet()) == reference - 448 == 550_331
-    assert intermediate_channels(64, 64) == 144 and intermediate_channels(16, 32) == 41
+    assert intermediate_channels(64, 64) == 144 and intermediate_channels(16, 32) == 57
 
 
 def test_stven_parameter_count_matches_the_authors_generator():
