@@ -72,6 +72,17 @@ def test_trunk_strides_and_output_has_one_value_per_frame():
         I3D(**dict(TINY, clip_frames=60))
 
 
+def test_keep_time_removes_the_temporal_strides_with_the_same_parameters():
+    trunk = InceptionI3d(width=0.125, keep_time=True).eval()
+    with torch.no_grad():
+        assert trunk(torch.randn(1, 3, 12, 64, 64)).shape[2:] == (12, 2, 2)
+    assert sum(p.numel() for p in InceptionI3d(keep_time=True).parameters()) == 12_287_264
+    net = I3DRegressor(width=0.125, head_width=8, keep_time=True).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 3, 13, 16, 16)).shape == (2, 13)  # any length
+    assert I3D(**dict(TINY, keep_time=True, clip_frames=60)).config["clip_frames"] == 60
+
+
 def test_registered_through_the_entry_point(monkeypatch):
     monkeypatch.setenv("RPPGBENCH_PLUGINS", "i3d")
     assert build_registry().method("i3d") is I3D

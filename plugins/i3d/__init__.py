@@ -9,12 +9,23 @@ random initialisation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from rppgbench.declared import MethodDeclaration, multiple_of, within
+from rppgbench.declared import MethodDeclaration, within
+from rppgbench.errors import ConfigError
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
+
+
+def frames_fit(method: str, config: Mapping[str, Any]) -> None:
+    """With the published temporal strides the trunk divides time by 8 and the head multiplies it back."""
+    frames = int(config["clip_frames"])
+    if not config["keep_time"] and frames % 8:
+        use = max(8, round(frames / 8) * 8)
+        raise ConfigError(f"{method} clip_frames={frames} must be a multiple of 8 (or keep_time); use {use}")
+
 
 I3D = MethodDeclaration(
     name="i3d",
@@ -29,10 +40,12 @@ I3D = MethodDeclaration(
     ) + (
         Param("width", 1.0, "multiplier of every channel count of the trunk (1 = the published I3D)"),
         Param("head_width", 64, "channels of the regression head's temporal upsampling"),
+        Param("keep_time", False, "temporal strides 1 in the trunk (no temporal downsampling; the head "
+              "then does not upsample); false = the published strides"),
         Param("input_scaling", "clip", "network input scaling (see rppgbench.training.inputs)", INPUT_SCALINGS),
     ),
     checks=(
-        multiple_of("clip_frames", 8),  # the trunk divides time by 8, the head multiplies it back
+        frames_fit,
         within("width", 0.01, 4.0),
     ),
 )  # fmt: skip

@@ -32,7 +32,9 @@ class I3D(NeuralMethod, declaration=DECLARATION):
 
     def build_model(self) -> nn.Module:
         """The I3D trunk and regression head for this configuration."""
-        return I3DRegressor(width=float(self.config["width"]), head_width=int(self.config["head_width"]))
+        return I3DRegressor(
+            float(self.config["width"]), int(self.config["head_width"]), bool(self.config["keep_time"])
+        )
 
     def input_transform(self, frames: torch.Tensor) -> torch.Tensor:
         """Resize to `size` and scale as `input_scaling` says (`rppgbench.training.inputs`)."""

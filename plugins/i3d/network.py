@@ -14,6 +14,12 @@ stride 2 (each doubling the temporal length, as PhysNet's decoder does) and a 1x
 channel. We keep the trunk's temporal strides (so the trunk is the published one and costs what it
 costs) and restore the frame rate in the head, rather than removing the temporal strides, which
 would multiply the trunk's cost by up to 8 and no longer be I3D.
+
+`keep_time=True` is the other adaptation, the one of rPPG networks that keep the frame rate (PhysNet's
+encoder keeps it for longer, rPPGNet throughout): the three temporal strides become 1 (same layers,
+same parameters), the trunk returns all T frames and the head only reduces and projects. It costs more
+(the later modules run on every frame) but a randomly initialised trunk learns far sooner with it at
+small training budgets (see the `cpu` recipe).
 """
 
 from __future__ import annotations
@@ -80,13 +86,18 @@ class InceptionModule(nn.Module):
 
 
 class InceptionI3d(nn.Module):
-    """The I3D Inception-V1 trunk, stem to Mixed_5c: (B, 3, T, H, W) -> (B, 1024 x width, T/8, H/32, W/32)."""
+    """The I3D Inception-V1 trunk, stem to Mixed_5c: (B, 3, T, H, W) -> (B, 1024 x width, T/8, H/32, W/32).
 
-    def __init__(self, width: float = 1.0) -> None:
+    `keep_time=True` sets the three temporal strides to 1 (stem, Mixed_4 pool; the Mixed_5 pool
+    becomes 1x2x2): the output keeps all T frames, the rPPG adaptation of 3-D trunks. Same parameters.
+    """
+
+    def __init__(self, width: float = 1.0, keep_time: bool = False) -> None:
         super().__init__()
         c64, c192 = scaled(64, width), scaled(192, width)
+        st = 1 if keep_time else 2
         layers: dict[str, nn.Module] = {
-            "Conv3d_1a_7x7": Unit3d(3, c64, (7, 7, 7), (2, 2, 2)),
+            "Conv3d_1a_7x7": Unit3d(3, c64, (7, 7, 7), (st, 2, 2)),
             "MaxPool3d_2a_3x3": nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
             "Conv3d_2b_1x1": Unit3d(c64, c64),
             "Conv3d_2c_3x3": Unit3d(c64, c192, (3, 3, 3)),
@@ -95,11 +106,9 @@ class InceptionI3d(nn.Module):
         channels = c192
         for name, widths in MIXED:
             if name == "Mixed_4b":
-                layers["MaxPool3d_4a_3x3"] = nn.MaxPool3d(3, stride=2, padding=1)
-            if name == "Mixed_5b":
-                layers["MaxPool3d_5a_2x2"] = nn.MaxPool3d(
-                    2, stride=2, ceil_mode=True
-                )  # TF SAME: odd sides round up
+                layers["MaxPool3d_4a_3x3"] = nn.MaxPool3d(3, stride=(st, 2, 2), padding=1)
+            if name == "Mixed_5b":  # ceil_mode as TF's SAME: odd sides round up
+                layers["MaxPool3d_5a_2x2"] = nn.MaxPool3d((st, 2, 2), stride=(st, 2, 2), ceil_mode=True)
             module = InceptionModule(channels, [scaled(w, width) for w in widths])
             layers[name] = module
             channels = module.out_channels
@@ -124,21 +133,22 @@ def _upsample(channels: int) -> nn.Sequential:
 class I3DRegressor(nn.Module):
     """I3D trunk + per-frame regression head: (B, 3, T, H, W) -> (B, T); T must be a multiple of 8."""
 
-    def __init__(self, width: float = 1.0, head_width: int = 64) -> None:
+    def __init__(self, width: float = 1.0, head_width: int = 64, keep_time: bool = False) -> None:
         super().__init__()
-        self.trunk = InceptionI3d(width)
+        self.multiple = 1 if keep_time else TEMPORAL_STRIDE
+        self.trunk = InceptionI3d(width, keep_time)
         self.reduce = nn.Sequential(
             nn.Conv1d(self.trunk.out_channels, head_width, 1, bias=False),
             nn.BatchNorm1d(head_width),
             nn.ELU(inplace=True),
         )
-        self.upsample = nn.Sequential(*(_upsample(head_width) for _ in range(3)))  # x8 in time
+        self.upsample = nn.Sequential(*(_upsample(head_width) for _ in range(0 if keep_time else 3)))  # x8
         self.project = nn.Conv1d(head_width, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 3, T, H, W) -> rPPG signal (B, T)."""
         t = x.shape[2]
-        if t % TEMPORAL_STRIDE:
-            raise ConfigError(f"i3d needs a multiple of {TEMPORAL_STRIDE} frames, got {t}")
+        if t % self.multiple:
+            raise ConfigError(f"i3d needs a multiple of {self.multiple} frames, got {t}")
         features = self.trunk(x).mean(dim=(3, 4))  # spatial mean: (B, C, T/8)
         return self.project(self.upsample(self.reduce(features)))[:, 0, :t]
