@@ -37,8 +37,8 @@ def test_trunk_parameter_count_is_the_published_inception_v1_i3d():
     """12,287,264 parameters from the stem to Mixed_5c, recomputed here from the published layer widths
     (I3D paper, Fig. 3; Inception-V1's module widths). The I3D paper's Table 1 gives 12M parameters for
     one I3D stream (25M for the two-stream network). With the Kinetics-400 classifier (a 1x1x1
-    convolution 1024 -> 400 with bias) the network has 12,697,264; the trunk alone (12.29M) is the
-    "about 12.3M" usually quoted. Batch norm counts a scale and an offset per channel here (PyTorch);
+    convolution 1024 -> 400 with bias) the network has 12,697,264 (12.7M): a figure of "about 12.3M"
+    matches the trunk without its classifier (12.29M). Batch norm counts a scale and an offset per channel here (PyTorch);
     the original Sonnet batch norm had an offset only, 7,280 parameters fewer."""
     stem = _unit(3, 64, 7) + _unit(64, 64) + _unit(64, 192, 3)
     mixed, c_in = 0, 192
