@@ -3,11 +3,11 @@
 # AutoHR's architecture search on fold 1 at the cpu recipe, the neural methods at their cpu recipes
 # (AutoHR with that searched genotype), the loss and theta ablations, and the tables.
 #
-#   bash scripts/leaderboard_synth5fold.sh            # everything (about 4 h on a 2-core CPU)
+#   bash scripts/leaderboard_synth5fold.sh            # everything (several hours on a 2-core CPU)
 #   bash scripts/leaderboard_synth5fold.sh classical  # one step: classical, search, physnet, deepphys,
 #                                                     # tscan, efficientphys, physformer, autohr,
 #                                                     # rhythmformer, factorizephys, rhythmnet,
-#                                                     # synrhythm, hrcnn,
+#                                                     # synrhythm, hrcnn, i3d, rppgnet,
 #                                                     # ablate-loss, ablate-theta, publish
 #
 # Runs are written under build/leaderboard/ (ignored by git, so the checkout stays clean while they
@@ -67,6 +67,8 @@ step_factorizephys() { run_method factorizephys --recipe cpu; }
 step_rhythmnet() { run_method rhythmnet --recipe cpu; }
 step_synrhythm() { run_method synrhythm --recipe cpu; }
 step_hrcnn() { run_method hrcnn --recipe cpu; }
+step_i3d() { run_method i3d --recipe cpu; }
+step_rppgnet() { run_method rppgnet --recipe cpu; }
 step_autohr() {  # the genotype of this checkout's search step, else the committed one
   local genotype=$WORK/search/genotype.json
   [ -f "$genotype" ] || genotype=$GENOTYPE_DIR/genotype.json
@@ -80,7 +82,7 @@ step_ablate() {  # step_ablate STUDY
 
 step_publish() {
   for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr rhythmformer factorizephys \
-    rhythmnet synrhythm hrcnn; do
+    rhythmnet synrhythm hrcnn i3d rppgnet; do
     [ -f "$WORK/$name/metrics.json" ] && publish "$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
@@ -101,7 +103,7 @@ step_publish() {
   rppgbench compare "${runs[@]}" --metrics vitals,sdnn_r,rmssd_r,resp_rate_r > "leaderboards/$PROTOCOL-vitals.md"
   local ci_runs=("$RESULTS"/{pos,chrom,physnet,deepphys,autohr})
   local pairs=autohr-physnet,autohr-pos,autohr-chrom,physnet-pos,physnet-chrom,deepphys-pos
-  for name in tscan efficientphys physformer rhythmformer factorizephys rhythmnet synrhythm hrcnn; do  # newer neural rows, when published
+  for name in tscan efficientphys physformer rhythmformer factorizephys rhythmnet synrhythm hrcnn i3d rppgnet; do  # newer neural rows, when published
     if [ -d "$RESULTS/$name" ]; then ci_runs+=("$RESULTS/$name"); pairs+=",$name-pos"; fi
   done
   python3 benchmarks/scenario_intervals.py "${ci_runs[@]}" --pairs "$pairs" \
@@ -115,8 +117,8 @@ case "${1:-all}" in
   all)
     step_classical; step_search; step_physnet; step_deepphys; step_tscan; step_efficientphys
     step_physformer; step_autohr; step_rhythmformer; step_factorizephys; step_rhythmnet; step_synrhythm
-    step_hrcnn; step_ablate loss; step_ablate theta; step_publish ;;
-  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|rhythmformer|factorizephys|rhythmnet|synrhythm|hrcnn|publish)
+    step_hrcnn; step_i3d; step_rppgnet; step_ablate loss; step_ablate theta; step_publish ;;
+  classical|search|physnet|deepphys|tscan|efficientphys|physformer|autohr|rhythmformer|factorizephys|rhythmnet|synrhythm|hrcnn|i3d|rppgnet|publish)
     "step_$1" ;;
   ablate-loss) step_ablate loss ;;
   ablate-theta) step_ablate theta ;;

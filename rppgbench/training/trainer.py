@@ -107,6 +107,17 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     return batch.to(device) if hasattr(batch, "to") else batch
 
 
+def _float32(out: Any) -> Any:
+    """A model output (tensor, or tuple / list / dict of them) with every tensor in float32."""
+    if isinstance(out, torch.Tensor):
+        return out.float()
+    if isinstance(out, dict):
+        return {k: _float32(v) for k, v in out.items()}
+    if isinstance(out, (tuple, list)):
+        return type(out)(_float32(v) for v in out)
+    return out
+
+
 class TrainingLoop:
     """Runs epochs of `step_fn` over a train loader with validation, selection, checkpoints and resume."""
 
@@ -143,11 +154,13 @@ class TrainingLoop:
         self.global_step = 0
 
     # -- building blocks a custom step may use -------------------------------------------------------
-    def forward(self, batch: Any) -> torch.Tensor:
-        """Model output for a device batch, under autocast, in float32."""
+    def forward(self, batch: Any) -> Any:
+        """Model output for a device batch, under autocast, in float32. A model with several outputs
+        (e.g. rPPGNet's skin map and partition signals in training) may return a tuple, list or dict
+        of tensors: every tensor in it is cast."""
         with self.device.autocast():
             out = self.model(self.device.prepare_input(self.input_fn(batch)))
-        return out.float()
+        return _float32(out)
 
     def clip_gradients(self, params: Iterable[torch.nn.Parameter] | None = None) -> float:
         """Clip the gradient norm to `grad_clip` (0 = off); returns the norm before clipping."""
