@@ -40,6 +40,7 @@ def describe_method(name: str) -> str:
     lines = [
         f"{name}: {getattr(info, 'description', '') or ''}".rstrip(),
         f"trains: {'yes' if info.trains else 'no'}",
+        f"output: {_output(info)}",
         f"plugin: {origin['plugin']} (package {origin['package'] or '?'} {origin['version'] or ''})".rstrip(),
         "",
     ]
@@ -63,6 +64,14 @@ def describe_method(name: str) -> str:
     if info.trains:
         lines += ["", *_shipped_weights(name)]
     return "\n".join(lines)
+
+
+def _output(info: object) -> str:
+    """What the method gives the evaluation: a signal for the shared HR estimator, its own HR, or both."""
+    signal = getattr(info, "gives_signal", True)
+    if not getattr(info, "estimates_hr", False):
+        return "an rPPG signal (HR by the shared estimator)"
+    return "its own HR per window" + (" and an rPPG signal (scored for SNR and MACC)" if signal else "")
 
 
 def _shipped_weights(method: str) -> list[str]:

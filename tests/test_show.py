@@ -20,6 +20,12 @@ def test_show_method_lists_parameters_constraints_and_origin():
         assert text in result.output, text
 
 
+@pytest.mark.parametrize(("method", "output"), [("pos", "output: an rPPG signal"),
+                                                 ("rhythmnet", "output: its own HR per window")])  # fmt: skip
+def test_show_method_says_whether_it_gives_a_signal_or_its_own_hr(method, output):
+    assert output in invoke("show", method).output
+
+
 def test_show_protocol_and_unknown_names():
     result = invoke("show", "protocol", "synth-5fold")
     assert (
