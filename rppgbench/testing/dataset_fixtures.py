@@ -1073,7 +1073,7 @@ def make_bp4d_tree(
                 for path in sorted((staging / subject).rglob("*.jpg")):
                     archive.write(path, path.relative_to(staging).as_posix())
             shutil.rmtree(staging / subject)
-    return DatasetFixture("bp4d", root, out, "ppg", {"extracted": extracted})
+    return DatasetFixture("bp4d", root, out, "ppg", {"frames": "folders" if extracted else "zip"})
 
 
 def _write_bp4d_reference(
