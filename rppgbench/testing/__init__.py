@@ -33,9 +33,12 @@ from rppgbench.testing.dataset_fixtures import (
     variable_frame_times,
     write_timed_video,
 )
+from rppgbench.testing.learning import LearningResult, check_learns_pulse
 from rppgbench.testing.methods import METHOD_CHECKS, check_method
 
 __all__ = [
+    "LearningResult",
+    "check_learns_pulse",
     "FIXTURE_MAKERS",
     "METHOD_CHECKS",
     "DatasetFixture",
