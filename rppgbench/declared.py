@@ -101,3 +101,23 @@ def within(key: str, low: float, high: float) -> Callable[[str, Mapping[str, Any
 
     check.__doc__ = f"{key} lies in [{low:g}, {high:g}]"
     return check
+
+
+def method_plugin_hooks(declaration: MethodDeclaration, recipes_package: str) -> tuple[Callable, Callable]:
+    """The two hook implementations of a plugin that declares one method and ships its recipes folder:
+    `register_methods, register_recipe_dirs = method_plugin_hooks(DECLARATION, "pkg.recipes")`."""
+    from rppgbench.hookspecs import hookimpl
+
+    @hookimpl
+    def register_methods(register: Callable[[object], None]) -> None:
+        """Register the method (declared; its module loads when it runs)."""
+        register(declaration)
+
+    @hookimpl
+    def register_recipe_dirs(register: Callable[[object], None]) -> None:
+        """Register the folder of the method's recipes."""
+        from importlib.resources import files
+
+        register(files(recipes_package))
+
+    return register_methods, register_recipe_dirs

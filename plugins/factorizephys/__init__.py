@@ -8,12 +8,11 @@ imported when the method runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, within
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import neural_params
 
@@ -65,15 +64,6 @@ FACTORIZEPHYS = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `factorizephys` method (declared; its module loads when it runs)."""
-    register(FACTORIZEPHYS)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of FactorizePhys's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.factorizephys.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(
+    FACTORIZEPHYS, "rppgbench_plugins.factorizephys.recipes"
+)

@@ -7,14 +7,13 @@ its extractor's signal, which rppgbench stores and scores for SNR and MACC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rppgbench_plugins.rhythmnet import select_on_loss
 
-from rppgbench.declared import MethodDeclaration
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import neural_params
 
@@ -66,15 +65,4 @@ HR_CNN = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `hrcnn` method (declared; its module loads when it runs)."""
-    register(HR_CNN)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of HR-CNN's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.hrcnn.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(HR_CNN, "rppgbench_plugins.hrcnn.recipes")

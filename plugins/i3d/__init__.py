@@ -9,12 +9,11 @@ random initialisation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, within
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
@@ -51,15 +50,4 @@ I3D = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `i3d` method (declared; its module loads when it runs)."""
-    register(I3D)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of I3D's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.i3d.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(I3D, "rppgbench_plugins.i3d.recipes")

@@ -7,12 +7,11 @@ is imported when the method runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, multiple_of, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of, within
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
@@ -73,15 +72,6 @@ PHYSFORMER = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `physformer` method (declared; its module loads when it runs)."""
-    register(PHYSFORMER)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of PhysFormer's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.physformer.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(
+    PHYSFORMER, "rppgbench_plugins.physformer.recipes"
+)

@@ -8,12 +8,11 @@ imported when the method runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, within
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
@@ -84,15 +83,6 @@ RHYTHMFORMER = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `rhythmformer` method (declared; its module loads when it runs)."""
-    register(RHYTHMFORMER)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of RhythmFormer's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.rhythmformer.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(
+    RHYTHMFORMER, "rppgbench_plugins.rhythmformer.recipes"
+)

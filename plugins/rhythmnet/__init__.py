@@ -7,12 +7,11 @@ Declared here without importing PyTorch; `method.py` (network, loss, training th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, within
 from rppgbench.errors import ConfigError
-from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import neural_params
 
@@ -86,15 +85,4 @@ RHYTHMNET = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `rhythmnet` method (declared; its module loads when it runs)."""
-    register(RHYTHMNET)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of RhythmNet's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.rhythmnet.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(RHYTHMNET, "rppgbench_plugins.rhythmnet.recipes")

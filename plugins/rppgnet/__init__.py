@@ -9,10 +9,7 @@ the method runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from rppgbench.declared import MethodDeclaration, multiple_of
-from rppgbench.hookspecs import hookimpl
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
@@ -45,15 +42,4 @@ RPPGNET = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `rppgnet` method (declared; its module loads when it runs)."""
-    register(RPPGNET)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of rPPGNet's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.rppgnet.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(RPPGNET, "rppgbench_plugins.rppgnet.recipes")

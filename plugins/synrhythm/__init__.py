@@ -8,12 +8,9 @@ itself and gives no rPPG signal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rppgbench_plugins.rhythmnet import select_on_loss, stmap_params, windows_fit
 
-from rppgbench.declared import MethodDeclaration, within
-from rppgbench.hookspecs import hookimpl
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, within
 from rppgbench.params import Param
 from rppgbench.training_params import neural_params
 
@@ -47,15 +44,4 @@ SYNRHYTHM = MethodDeclaration(
 )  # fmt: skip
 
 
-@hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `synrhythm` method (declared; its module loads when it runs)."""
-    register(SYNRHYTHM)
-
-
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of SynRhythm's recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.synrhythm.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(SYNRHYTHM, "rppgbench_plugins.synrhythm.recipes")
