@@ -14,3 +14,14 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors on a shared CPU: torch uses one thread for the test, then what it had."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

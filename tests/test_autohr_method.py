@@ -16,14 +16,7 @@ from rppgbench.errors import ConfigError
 from rppgbench.method import FitContext
 from rppgbench.training.sampling import Batch, ClipSource, Sample
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: thread synchronisation would dominate (and the CPU is shared), so use one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors on a shared CPU
 
 
 def pulsing_clip(subject="s0", hr=72.0, frames=64, size=16, fps=10.0, seed=0):

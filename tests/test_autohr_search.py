@@ -21,14 +21,7 @@ from rppgbench.data import Clip, Record, Reference
 from rppgbench.errors import ConfigError
 from rppgbench.training.checkpoint import load_checkpoint
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: thread synchronisation would dominate (and the CPU is shared), so use one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors on a shared CPU
 
 
 SMALL_OPS = "none,skip_connect,conv_3x1x1,TDC_3x3x3_0.2"

@@ -29,13 +29,7 @@ TINY = dict(
 TINY_STVEN = dict(TINY, stven=True, stven_width=8, stven_blocks=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors on a shared CPU: one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors on a shared CPU
 
 
 def _count(module: torch.nn.Module) -> int:

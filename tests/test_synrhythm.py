@@ -3,7 +3,6 @@ fine-tuning from it, and the conformance kit."""
 
 import numpy as np
 import pytest
-import torch
 from rppgbench_plugins.synrhythm.method import PRETRAINED_FILE, SynRhythm, pretraining_dir
 from rppgbench_plugins.synrhythm.synthetic import synthetic_rhythm_clip
 
@@ -22,12 +21,7 @@ TINY = dict(
 )  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny tensors on a shared CPU
 
 
 def test_synthetic_clips_carry_their_rhythm_in_the_roi_grid():
