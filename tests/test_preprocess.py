@@ -30,7 +30,15 @@ from rppgbench.preprocess import (
     load_clip,
     prepare,
 )
-from rppgbench.preprocess.crop import BoxSmoother, crop_resize, full_frame_box, square_crop_box
+from rppgbench.preprocess import cache as cache_module
+from rppgbench.preprocess.crop import (
+    BoxSmoother,
+    FaceTracker,
+    crop_resize,
+    full_frame_box,
+    search_window,
+    square_crop_box,
+)
 from rppgbench.preprocess.face import Box, FaceDetector
 from rppgbench.video import VideoFile
 
@@ -351,6 +359,75 @@ def test_cache_key_follows_config_loader_and_record(dataset, tmp_path):
         cache_path(dataset, dataset.record("still", (5, 30)), PreprocessConfig(), tmp_path),
     }
     assert base not in others and len(others) == 5
+
+
+def test_cache_key_of_redetected_clips_follows_the_search_version(dataset, tmp_path, monkeypatch):
+    record, tracked = dataset.record("still"), PreprocessConfig(redetect_every=10)
+    before = (
+        cache_path(dataset, record, tracked, tmp_path),
+        cache_path(dataset, record, PreprocessConfig(), tmp_path),
+    )
+    monkeypatch.setattr(cache_module, "REDETECT_SEARCH_VERSION", cache_module.REDETECT_SEARCH_VERSION + 1)
+    after = (
+        cache_path(dataset, record, tracked, tmp_path),
+        cache_path(dataset, record, PreprocessConfig(), tmp_path),
+    )
+    assert after[0] != before[0] and after[1] == before[1]  # detect-once clips keep their key
+
+
+class _ScriptedDetector:
+    """Finds the face at a fixed place of the whole frame: in whatever image it is given, if that image
+    (a window of the frame at `offsets[i]`) contains it."""
+
+    def __init__(self, face: Box) -> None:
+        self.face, self.calls, self.offsets = face, [], []
+
+    def detect(self, image: np.ndarray) -> Box | None:
+        x0, y0 = self.offsets[len(self.calls)] if len(self.calls) < len(self.offsets) else (0, 0)
+        self.calls.append(image.shape)
+        f = self.face
+        inside = (
+            x0 <= f.x and y0 <= f.y and f.x + f.w <= x0 + image.shape[1] and f.y + f.h <= y0 + image.shape[0]
+        )
+        return Box(f.x - x0, f.y - y0, f.w, f.h, 0.9) if inside else None
+
+
+def test_redetection_searches_a_window_around_the_face_then_the_whole_frame():
+    shape = (480, 640, 3)
+    frame = np.zeros(shape, np.uint8)
+    start = Box(300, 200, 60, 60)
+    config = PreprocessConfig(redetect_every=5, smoothing=0.0)
+    regions = []
+
+    def region(x: int, y: int, w: int, h: int) -> np.ndarray:
+        regions.append((x, y, w, h))
+        return frame[y : y + h, x : x + w]
+
+    # The face moved 20 px: found inside the window, at its whole-frame place; the frame is never
+    # converted whole.
+    moved = _ScriptedDetector(Box(320, 210, 60, 60))
+    window = search_window(start, shape)
+    assert window == (240, 140, 180, 180)
+    moved.offsets = [window[:2]]
+    tracker = FaceTracker(config, moved, lambda _: start)
+    tracker.box_for(0, shape, lambda: frame)
+    whole = []
+    box = tracker.box_for(5, shape, lambda: whole.append(1) or frame, region)
+    assert regions == [window] and not whole and moved.calls == [(180, 180, 3)]
+    assert box == square_crop_box(Box(320, 210, 60, 60), config.enlarge, shape)
+    # The face jumped across the frame: the window shows none, so the whole frame is searched.
+    jumped = _ScriptedDetector(Box(20, 20, 60, 60))
+    jumped.offsets = [window[:2], (0, 0)]
+    tracker = FaceTracker(config, jumped, lambda _: start)
+    tracker.box_for(0, shape, lambda: frame)
+    box = tracker.box_for(5, shape, lambda: frame, region)
+    assert jumped.calls == [(180, 180, 3), shape] and not tracker.misses
+    assert box == square_crop_box(Box(20, 20, 60, 60), config.enlarge, shape)
+    # No face anywhere: a miss, and the box stays.
+    gone = _ScriptedDetector(Box(-500, -500, 1, 1))
+    tracker = FaceTracker(config, gone, lambda _: start)
+    first = tracker.box_for(0, shape, lambda: frame)
+    assert tracker.box_for(5, shape, lambda: frame) == first and tracker.misses == [5]
 
 
 def test_default_cache_root_is_rppgbench_cache(dataset, isolated_cache):

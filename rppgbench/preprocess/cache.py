@@ -56,6 +56,10 @@ from rppgbench.preprocess.config import DEFAULT_COMPRESSION, PreprocessConfig
 from rppgbench.preprocess.frame_codec import decode_chunk, encode_chunk
 
 CACHE_FORMAT_VERSION = 2  # 2: checksums attribute
+# How re-detections search for the face (rppgbench.preprocess.crop): part of the key of re-detected
+# clips only, so a change of the search prepares those again and leaves detect-once clips alone.
+# 2: a window around the tracked face first, then the whole frame (1: the whole frame).
+REDETECT_SEARCH_VERSION = 2
 CHUNK_FRAMES = 16
 COMPRESSIONS: dict[str, dict[str, Any]] = {
     "predictive": {},  # frame_codec, stored as blobs in PACKED_FRAMES (no HDF5 filter)
@@ -120,6 +124,8 @@ def cache_key(loader: DatasetLoader, record: Record, config: PreprocessConfig) -
         "frame_range": list(record.frame_range),
         "format": CACHE_FORMAT_VERSION,
     }
+    if config.redetect_every:
+        payload["redetect_search"] = REDETECT_SEARCH_VERSION
     return hashlib.sha256(_json(payload).encode()).hexdigest()
 
 

@@ -85,9 +85,24 @@ class BoxSmoother:
         return Box(cx - w / 2.0, cy - h / 2.0, w, h, self._score)
 
 
+# A re-detection first searches a square window this many times the tracked face box's longer side,
+# centred on it: a face that moved less than a box width since the last detection is found there, at
+# a higher resolution than in the whole frame, and only that window is converted and scaled for the
+# detector. Only if the window shows no face is the whole frame searched.
+SEARCH_WINDOW = 3.0
+
+
+def search_window(box: Box, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The (x, y, w, h) window, inside the frame, where a re-detection looks for the face of `box` first."""
+    return square_crop_box(box, SEARCH_WINDOW, frame_shape)
+
+
 class FaceTracker:
     """Chooses each frame's crop box: the first frame's box kept fixed (the AutoHR default), re-detected
     every `config.redetect_every` frames and smoothed, or the whole frame.
+
+    A re-detection searches a window around the tracked face first (`search_window`), then the whole
+    frame if the window shows no face.
 
     `locate_first(frame)` finds the first frame's face (a detector, or a box the caller was given); it
     returns None to fall back to the whole frame, or raises to fail the video. Shared by the dataset
@@ -114,10 +129,15 @@ class FaceTracker:
         return self.box_for(offset, frame.shape, lambda: frame)
 
     def box_for(
-        self, offset: int, shape: tuple[int, ...], pixels: Callable[[], np.ndarray]
+        self,
+        offset: int,
+        shape: tuple[int, ...],
+        pixels: Callable[[], np.ndarray],
+        region: Callable[[int, int, int, int], np.ndarray] | None = None,
     ) -> tuple[int, int, int, int]:
-        """`crop_box` for a frame of `shape` whose RGB pixels `pixels()` gives; it is called only on the
-        frames where the face is located or re-detected, so the other frames need not be converted whole."""
+        """`crop_box` for a frame of `shape` whose RGB pixels `pixels()` gives, or `region(x, y, w, h)`
+        for a part of it (default: cut from `pixels()`). They are called only on the frames where the face
+        is located or re-detected, so the other frames need not be converted whole."""
         if shape != self.frame_shape:
             self.frame_shape, self._box = shape, None
         if self.config.face == "full" or self.fallback:
@@ -129,7 +149,7 @@ class FaceTracker:
             and self.config.redetect_every
             and offset % self.config.redetect_every == 0
         ):
-            self._redetect(offset, pixels())
+            self._redetect(offset, pixels, region or (lambda x, y, w, h: pixels()[y : y + h, x : x + w]))
         if self.fallback:
             return full_frame_box(shape)
         if self._box is None:
@@ -144,8 +164,18 @@ class FaceTracker:
         self.first_box = box
         self.smoother.update(box)
 
-    def _redetect(self, offset: int, frame: np.ndarray) -> None:
-        box = self.detector.detect(frame)  # type: ignore[union-attr]
+    def _redetect(
+        self,
+        offset: int,
+        pixels: Callable[[], np.ndarray],
+        region: Callable[[int, int, int, int], np.ndarray],
+    ) -> None:
+        x, y, w, h = search_window(self.smoother.current, self.frame_shape)
+        box = self.detector.detect(region(x, y, w, h))  # type: ignore[union-attr]
+        if box is not None:
+            box = Box(box.x + x, box.y + y, box.w, box.h, box.score)
+        elif (w, h) != tuple(self.frame_shape[1::-1]):
+            box = self.detector.detect(pixels())  # type: ignore[union-attr]
         if box is None:
             self.misses.append(offset)
             return

@@ -102,10 +102,10 @@ def stream_crops(
         for offset, frame in enumerate(islice(frames, start, stop)):
             index = start + offset
             if lazy:
-                shape, pixels = frame.shape, frame.rgb
+                shape, pixels, region = frame.shape, frame.rgb, frame.region
             else:
                 _check_frame(frame, where, index)
-                shape, pixels = frame.shape, (lambda frame=frame: frame)
+                shape, pixels, region = frame.shape, (lambda frame=frame: frame), None
             if first_shape is None:
                 first_shape = shape
                 first = pixels().copy() if keep_first else None
@@ -114,7 +114,7 @@ def stream_crops(
                     f"{where}: frame {index} is {shape[1]}x{shape[0]}, but the video "
                     f"started at {first_shape[1]}x{first_shape[0]}"
                 )
-            box = tracker.box_for(offset, shape, pixels)
+            box = tracker.box_for(offset, shape, pixels, region)
             if by_region and frame.converted and not frame.region_is_exact(*box):
                 by_region = False  # never seen; but should a format convert a region differently, stop
             if by_region:
