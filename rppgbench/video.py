@@ -109,7 +109,7 @@ class VideoFile(FrameSource):
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for frame in self._decode():
-            yield frame.to_ndarray(format="rgb24")
+            yield frame_to_rgb(frame)
 
     def decoded(self) -> Iterator[DecodedFrame]:
         """The frames as `DecodedFrame`s, converted to RGB only as far as asked (whole, or a crop of it).
@@ -185,6 +185,17 @@ class VideoFile(FrameSource):
             self.fps = float((n - 1) / (self.timestamps[-1] - self.timestamps[0]))
 
 
+def frame_to_rgb(frame: Any) -> np.ndarray:
+    """A PyAV video frame as an (H, W, 3) uint8 RGB array, converted by swscale in this thread only.
+
+    PyAV's default lets swscale split a frame over threads that meet at a barrier after each slice; on
+    a busy machine (parallel workers, training beside it) every barrier waits for a descheduled
+    thread, and a 640x480 conversion took 4x longer in wall clock than on one thread, for the same
+    pixels. Parallelism comes from the preprocessing workers instead.
+    """
+    return frame.reformat(format="rgb24", threads=1).to_ndarray()
+
+
 # Pixel formats whose conversion to RGB is the same for a region as for the whole frame, when the
 # region keeps the chroma alignment (see DecodedFrame.region): 8-bit planar YUV (sub-sampling of the
 # chroma planes; the frame's size must be a multiple of it) and 8-bit packed RGB (bytes per pixel).
@@ -216,7 +227,7 @@ class DecodedFrame:
     def rgb(self) -> np.ndarray:
         """The whole frame as an (H, W, 3) uint8 RGB array (converted once)."""
         if self._rgb is None:
-            self._rgb = self._frame.to_ndarray(format="rgb24")
+            self._rgb = frame_to_rgb(self._frame)
         return self._rgb
 
     @property

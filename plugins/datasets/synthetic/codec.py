@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 import av
 import numpy as np
 
+from rppgbench.video import frame_to_rgb
+
 ENCODER = "libx264"
 ENCODER_PRESET = "medium"
 KEYFRAME_INTERVAL_S = 2.0  # a key frame every 2 s, as streaming encoders are typically set
@@ -49,4 +51,4 @@ def h264_roundtrip(
     buffer.seek(0)
     with av.open(buffer, mode="r") as container:
         for decoded in container.decode(video=0):
-            yield decoded.to_ndarray(format="rgb24")
+            yield frame_to_rgb(decoded)
