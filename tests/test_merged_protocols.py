@@ -100,7 +100,7 @@ SHIPPED_FINGERPRINTS = {
     "pure-to-ubfc": "c55ffea3abee",
     "synth-5fold": "1cbe6e0eaa45",
     "synth-mini": "76903ed3e3b5",
-    "synth-release": "d905d9732e5d",
+    "synth-release": "bb57849da511",  # d905d9732e5d until its data became the synth-release preset (v2 weights)
     "synth-vipl-5fold": "7e487f233e56",
     "ubfc": "dbf3913632d8",
     "ubfc-to-pure": "e26469cf83fd",

@@ -138,6 +138,7 @@ def test_h264_scenarios_code_the_clip_at_their_bitrate_and_the_same_way_every_ti
 
     assert len(ALL_SCENARIOS) == 7 and not any(s.startswith("h264") for s in ALL_SCENARIOS)
     assert PRESETS["synth-h264"].scenarios == ("stationary", "h264-high", "h264-mid", "h264-low", "h264-min")
+    assert PRESETS["synth-release"].scenarios[-2:] == ("h264-mid", "h264-low")  # the shipped weights' mix
     quality = {}
     for level in ("h264-high", "h264-min"):
         # A clip's frames are drawn once (its noise generator advances), so each pass gets its own clip.

@@ -51,6 +51,10 @@ CODEC_RATIO = {"HFYU": 0.38, "FFV1": 0.25, "MJPG": 0.07}
 """Compressed / raw size of the noisy synthetic videos, per codec (HFYU measured on synth-default)."""
 ALL_SCENARIOS = VIPL_SCENARIOS  # the seven VIPL-HR conditions (the H.264 levels have their own preset)
 H264_SCENARIOS = ("stationary",) + tuple(name for name in SCENARIOS if name.startswith("h264-"))
+# The shipped weights' training mix: every VIPL-HR condition, and H.264 at the two bitrates a webcam
+# stream or a compressed dataset has (0.5 and 0.15 bits per pixel); not 2 (as good as lossless) nor
+# 0.05 (where no method reads a pulse, docs/synthetic.md).
+RELEASE_SCENARIOS = ALL_SCENARIOS + ("h264-mid", "h264-low")
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -86,6 +90,16 @@ PRESETS: dict[str, Preset] = {
             "12 subjects at rest x lossless and H.264 at 4 bitrates x 20 s at 160x120: the video-coding study.",
             n_subjects=12,
             scenarios=H264_SCENARIOS,
+            duration_s=20.0,
+            width=160,
+            height=120,
+        ),
+        Preset(
+            "synth-release",
+            "12 subjects x all 7 scenarios and H.264 at 0.5 and 0.15 bits per pixel x 20 s at 160x120: "
+            "the shipped weights' training data.",
+            n_subjects=12,
+            scenarios=RELEASE_SCENARIOS,
             duration_s=20.0,
             width=160,
             height=120,
