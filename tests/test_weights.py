@@ -27,8 +27,10 @@ from rppgbench.weights import default_weights, get_weights, list_weights, read_c
 
 ROOT = Path(__file__).resolve().parents[1]
 LICENCE = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
-SHIPPED = {"deepphys": "deepphys-synth-v1", "physnet": "physnet-synth-v1"}
-ALL_SCENARIOS = {"stationary", "talking", "motion", "dim", "illumination", "distance", "compression"}
+SHIPPED = {"deepphys": "deepphys-synth-v2", "physnet": "physnet-synth-v2", "rppgnet": "rppgnet-synth-v2"}
+RELEASE_SCENARIOS = {
+    "stationary", "talking", "motion", "dim", "illumination", "distance", "compression", "h264-mid", "h264-low",
+}  # fmt: skip
 
 
 def _cli(*args: str):
@@ -146,7 +148,7 @@ def test_shipped_weights_verify_fit_the_budget_and_have_full_cards():
         assert "2-core CPU" in card["training"]["hardware"] and card["limits"]
         assert card["data"]["dataset"] == "synthetic" and card["data"]["heldout_identities"]
         heldout = weights.evaluations[0]
-        assert heldout["name"] == "held-out identities" and set(heldout["scenarios"]) == ALL_SCENARIOS
+        assert heldout["name"] == "held-out identities" and set(heldout["scenarios"]) == RELEASE_SCENARIOS
         assert heldout["reference"]["method"] == "pos"
     assert default_weights("autohr") is None and not list_weights("autohr")
 
@@ -237,11 +239,11 @@ def test_list_and_show_name_the_shipped_weights_and_their_cards():
     shown = _cli("show", "deepphys")
     assert shown.exit_code == 0 and "shipped weights" in shown.output
     assert (
-        "deepphys-synth-v1 [used by `predict` without --weights and by --recipe pretrained]" in shown.output
+        "deepphys-synth-v2 [used by `predict` without --weights and by --recipe pretrained]" in shown.output
     )
-    assert "held-out MAE" in shown.output and "deepphys-synth-v1.toml" in shown.output
+    assert "held-out MAE" in shown.output and "deepphys-synth-v2.toml" in shown.output
     assert "pretrained (v1)" in shown.output
-    card = _cli("show", "weights", "physnet-synth-v1")
+    card = _cli("show", "weights", "physnet-synth-v2")
     assert card.exit_code == 0, card.output
     for text in ("licence: Apache-2.0", "heldout_identities", "evaluation: held-out identities", "known limits",
                  "compression:", "2-core CPU"):  # fmt: skip
