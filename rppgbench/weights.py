@@ -3,9 +3,9 @@
 A plugin registers folders through the `register_weights_dirs` hook; each `NAME.toml` there is a
 model card naming its weights file (`file = "NAME.pt"`, beside the card) and the sha256 of that file:
 
-    name = "deepphys-synth-v1"
+    name = "deepphys-synth-v2"
     method = "deepphys"
-    file = "deepphys-synth-v1.pt"
+    file = "deepphys-synth-v2.pt"
     sha256 = "<hex digest of the whole file>"
     licence = "Apache-2.0"
     summary = "One line: what these weights are."
