@@ -113,11 +113,24 @@ def method_plugin_hooks(declaration: MethodDeclaration, recipes_package: str) ->
         """Register the method (declared; its module loads when it runs)."""
         register(declaration)
 
+    return register_methods, _package_folder_hook(recipes_package, "the folder of the method's recipes")
+
+
+def weights_dirs_hook(weights_package: str) -> Callable:
+    """The `register_weights_dirs` hook implementation of a plugin that ships a folder of weights files
+    and their model cards: `register_weights_dirs = weights_dirs_hook("pkg.weights")`."""
+    return _package_folder_hook(weights_package, "the folder of shipped weights and their model cards")
+
+
+def _package_folder_hook(package: str, what: str) -> Callable:
+    """A hook implementation that registers the folder of `package` (read with importlib.resources)."""
+    from rppgbench.hookspecs import hookimpl
+
     @hookimpl
-    def register_recipe_dirs(register: Callable[[object], None]) -> None:
-        """Register the folder of the method's recipes."""
+    def register_folder(register: Callable[[object], None]) -> None:
         from importlib.resources import files
 
-        register(files(recipes_package))
+        register(files(package))
 
-    return register_methods, register_recipe_dirs
+    register_folder.__doc__ = f"Register {what}."
+    return register_folder

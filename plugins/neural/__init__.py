@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rppgbench.declared import MethodDeclaration, multiple_of, multiple_of_param
+from rppgbench.declared import MethodDeclaration, multiple_of, multiple_of_param, weights_dirs_hook
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
@@ -98,9 +98,4 @@ def register_recipe_dirs(register: Callable[[object], None]) -> None:
     register(files("rppgbench_plugins.neural.recipes"))
 
 
-@hookimpl
-def register_weights_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of shipped PhysNet and DeepPhys weights and their model cards."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.neural.weights"))
+register_weights_dirs = weights_dirs_hook("rppgbench_plugins.neural.weights")

@@ -9,10 +9,7 @@ the method runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of
-from rppgbench.hookspecs import hookimpl
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of, weights_dirs_hook
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
 
@@ -46,11 +43,4 @@ RPPGNET = MethodDeclaration(
 
 
 register_methods, register_recipe_dirs = method_plugin_hooks(RPPGNET, "rppgbench_plugins.rppgnet.recipes")
-
-
-@hookimpl
-def register_weights_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of shipped rPPGNet weights and their model cards."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.rppgnet.weights"))
+register_weights_dirs = weights_dirs_hook("rppgbench_plugins.rppgnet.weights")
