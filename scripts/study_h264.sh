@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The video-coding study on synthetic faces: POS, CHROM and the shipped DeepPhys, PhysNet and rPPGNet
-# weights (trained on other identities, with H.264 at 0.5 and 0.15 bits per pixel among their clips) on `synth-h264`, lossless and at four H.264
+# The video-coding study on synthetic faces: POS, CHROM and the shipped DeepPhys, PhysNet, rPPGNet and
+# AutoHR weights (trained on other identities, with H.264 at 0.5 and 0.15 bits per pixel among their clips) on `synth-h264`, lossless and at four H.264
 # bitrates, then the table by scenario (= bitrate) in leaderboards/synth-h264.md.
 #
 #   bash scripts/study_h264.sh          # runs (resumable) into build/h264/, then publishes
@@ -20,10 +20,11 @@ mkdir -p "$WORK" "$RESULTS"
 for method in pos chrom; do
   rppgbench run --method "$method" --protocol "$PROTOCOL" --out "$WORK/$method" --quiet
 done
-for method in deepphys physnet rppgnet; do
+SHIPPED=(deepphys physnet rppgnet autohr)
+for method in "${SHIPPED[@]}"; do
   rppgbench run --method "$method" --protocol "$PROTOCOL" --recipe pretrained --out "$WORK/$method-pretrained" --quiet
 done
-for name in pos chrom deepphys-pretrained physnet-pretrained rppgnet-pretrained; do
+for name in pos chrom "${SHIPPED[@]/%/-pretrained}"; do
   rm -rf "${RESULTS:?}/$name"
   mkdir -p "$RESULTS/$name"
   (cd "$WORK/$name" && find . -type f ! -name '*.pt' ! -path '*/checkpoints/*' -print0 |
@@ -34,7 +35,7 @@ done
   echo
   echo "Written by \`scripts/study_h264.sh\` (runs in \`$RESULTS/\`). Scenario = storage: lossless"
   echo "(stationary) or H.264 at 2 (high), 0.5 (mid), 0.15 (low) and 0.05 (min) bits per pixel per frame."
-  echo "DeepPhys, PhysNet and rPPGNet: the shipped weights (\`--recipe pretrained\`), trained on other"
+  echo "DeepPhys, PhysNet, rPPGNet and AutoHR: the shipped weights (\`--recipe pretrained\`), trained on other"
   echo "identities, with H.264 at 0.5 and 0.15 bits per pixel among their training clips."
   echo
   rppgbench compare "$RESULTS"/* --by scenario

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Train the shipped weights of DeepPhys, PhysNet and rPPGNet from a clean checkout, on the embedded
-# synthetic data only, and write them with their model cards and `pretrained` recipes into the package:
+# Train the shipped weights of DeepPhys, PhysNet, rPPGNet and AutoHR from a clean checkout, on the
+# embedded synthetic data only, and write them with their model cards and `pretrained` recipes into the
+# package:
 #
-#   bash scripts/train_release_weights.sh          # about 30 min on a 2-core CPU shared with other jobs
+#   bash scripts/train_release_weights.sh          # about 45 min on a 2-core CPU shared with other jobs
+#   bash scripts/train_release_weights.sh autohr   # only these methods (the others' files stay as they are)
 #
+# 0. AutoHR first searches its cell: `rppgbench search --recipe cpu` on the training identities of
+#    synth-release fold 1 (never on the held-out ones or on synth-5fold); the derived network is then
+#    trained on that genotype, and the search (genotype, alpha/beta history, drawing) is copied to
+#    leaderboards/genotypes/synth-release-fold1-cpu/.
 # 1. `rppgbench run --recipe cpu --protocol synth-release --fold 1` per method: the run harness's one
 #    training loop, on 9 identities of the synth-release preset at seed 1 (all seven scenarios:
 #    stationary, talking, motion, dim, illumination, distance, compression; and H.264 at 0.5 and 0.15
@@ -20,8 +26,7 @@
 # 4. The same on synth-h264 (seed 2: resting identities, lossless and H.264 at four bitrates), added
 #    to the card too; scripts/study_h264.sh then tabulates the shipped weights there.
 #
-# AutoHR is not shipped: at its cpu recipe it does not learn (docs/neural-cpu.md). Runs are written
-# under build/release/ (ignored by git); re-running resumes finished folds.
+# Runs are written under build/release/ (ignored by git); re-running resumes finished folds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "$(git status --porcelain --untracked-files=no -- rppgbench plugins protocols scripts)" ]; then
@@ -34,13 +39,17 @@ PROTOCOL=synth-release
 FOLD=1
 WORK=build/release
 VERSION=v2
-METHODS=(deepphys physnet rppgnet)
+SHIPPED=(deepphys physnet rppgnet autohr)
+METHODS=("${@:-${SHIPPED[@]}}")
+GENOTYPE_DIR=leaderboards/genotypes/$PROTOCOL-fold$FOLD-cpu
 plugin_dir() {  # the plugin folder holding a method's weights/ and recipes/
   case "$1" in
-    rppgnet) echo plugins/rppgnet ;;
-    *) echo plugins/neural ;;
+    deepphys|physnet) echo plugins/neural ;;
+    rppgnet|autohr) echo "plugins/$1" ;;
+    *) echo "release: $1 is not one of the shipped methods (${SHIPPED[*]})" >&2; exit 1 ;;
   esac
 }
+for method in "${METHODS[@]}"; do plugin_dir "$method" >/dev/null; done
 LIMITS=(
   "Never saw a real face: trained and selected on rendered synthetic faces only. Accuracy on real video is not measured in this card."
   "Does not follow large head motion or talking: see the motion and talking rows of the evaluations (at the cpu recipes the neural methods fit the training clips of these scenarios without generalising; docs/neural-cpu.md)."
@@ -60,10 +69,21 @@ timed() {  # timed LABEL COMMAND...: run it and say how long it took
   echo "release: $label took $((SECONDS - start)) s"
 }
 
+train_args() {  # the extra options of a method's training run
+  if [ "$1" = autohr ]; then echo --set "genotype=$WORK/autohr-search/genotype.json"; fi
+}
+
 mkdir -p "$WORK"
 for method in "${METHODS[@]}"; do
+  if [ "$method" = autohr ]; then
+    [ -f "$WORK/autohr-search/genotype.json" ] || timed "search autohr's cell" rppgbench search \
+      --protocol "$PROTOCOL" --fold "$FOLD" --recipe cpu --out "$WORK/autohr-search" --quiet
+    mkdir -p "$GENOTYPE_DIR"
+    cp "$WORK/autohr-search/"{genotype.json,genotype.png,history.json,search_config.json} "$GENOTYPE_DIR/"
+  fi
+  # shellcheck disable=SC2046  # train_args prints whole words
   timed "train $method" rppgbench run --method "$method" --recipe cpu --protocol "$PROTOCOL" --fold "$FOLD" \
-    --out "$WORK/$method" --quiet
+    --out "$WORK/$method" --quiet $(train_args "$method")
 done
 timed "pos on the held-out videos" rppgbench run --method pos --protocol "$PROTOCOL" --fold "$FOLD" \
   --out "$WORK/pos" --quiet
@@ -92,8 +112,12 @@ for method in "${METHODS[@]}"; do
       --reference "$WORK/pos-$evaluation"
   done
 done
-pretrained=()
-for method in "${METHODS[@]}"; do pretrained+=("$WORK/$method-pretrained-synth-5fold"); done
+trained=() pretrained=()  # every shipped method's runs, including those trained by an earlier call
+for method in "${SHIPPED[@]}"; do
+  if [ -d "$WORK/$method-pretrained-synth-5fold" ]; then
+    trained+=("$WORK/$method") pretrained+=("$WORK/$method-pretrained-synth-5fold")
+  fi
+done
 {
   echo "# Shipped weights: their held-out measurements"
   echo
@@ -103,7 +127,7 @@ for method in "${METHODS[@]}"; do pretrained+=("$WORK/$method-pretrained-synth-5
   echo "all of \`synth-5fold\`, whose identities they never saw. POS on the same videos in both. Their"
   echo "results under video coding are in \`leaderboards/synth-h264.md\` (\`scripts/study_h264.sh\`)."
   echo
-  rppgbench compare "$WORK/pos" "${METHODS[@]/#/$WORK/}" --by scenario
+  rppgbench compare "$WORK/pos" "${trained[@]}" --by scenario
   echo
   rppgbench compare "$WORK/pos-synth-5fold" "${pretrained[@]}" --by scenario
 } > leaderboards/shipped-weights.md

@@ -1,16 +1,14 @@
 """AutoHR (Yu et al., IEEE SPL 2020) as an rppgbench plugin: TDC, PC-DARTS search, derived network, ablations.
 
 Registers the `autohr` method (declared here without importing PyTorch; `method.py` loads when it
-runs) and the `rppgbench search` / `rppgbench ablate` commands.
+runs), its recipes and shipped weights, and the `rppgbench search` / `rppgbench ablate` commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import click
 
-from rppgbench.declared import MethodDeclaration, multiple_of, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of, weights_dirs_hook, within
 from rppgbench.hookspecs import hookimpl
 from rppgbench.lazycli import add_lazy
 from rppgbench.params import Param
@@ -66,21 +64,11 @@ AUTOHR = MethodDeclaration(
 
 
 @hookimpl
-def register_methods(register: Callable[[object], None]) -> None:
-    """Register the `autohr` method (declared; its module loads when it runs)."""
-    register(AUTOHR)
-
-
-@hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add `rppgbench search` and `rppgbench ablate` (loaded when they run)."""
     add_lazy(cli, "search", "rppgbench_plugins.autohr.commands:search_command", SEARCH_HELP)
     add_lazy(cli, "ablate", "rppgbench_plugins.autohr.commands:ablate_command", ABLATE_HELP)
 
 
-@hookimpl
-def register_recipe_dirs(register) -> None:  # noqa: ANN001 - pluggy passes the registry's callable
-    """Register the folder of AutoHR's training and search recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.autohr.recipes"))
+register_methods, register_recipe_dirs = method_plugin_hooks(AUTOHR, "rppgbench_plugins.autohr.recipes")
+register_weights_dirs = weights_dirs_hook("rppgbench_plugins.autohr.weights")
