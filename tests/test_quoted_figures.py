@@ -17,7 +17,7 @@ PAGES = [ROOT / "README.md", ROOT / "benchmarks" / "README.md"] + sorted(
 )
 SOURCE = re.compile(r"`((?:benchmarks/results|leaderboards)/[\w./-]+\.(?:txt|md|json))`")
 FIGURE = re.compile(
-    r"(?<![\w.])(\d+(?:,\d{3})*(?:\.\d+)?)\s?(ms|s|bpm|MB|GB|MiB|GiB|frames/s|clips/s|%)(?![\w/])"
+    r"(?<![\w.])(-?\d+(?:,\d{3})*(?:\.\d+)?)\s?(ms|s|bpm|MB|GB|MiB|GiB|frames/s|clips/s|%)(?![\w/])"
 )
 TIMING = re.compile(r"\b(takes?|took|in total|from a cold cache|per second)\b", re.IGNORECASE)
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
