@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The video-coding study on synthetic faces: POS, CHROM and the shipped DeepPhys, PhysNet, rPPGNet and
-# AutoHR weights (trained on other identities, with H.264 at 0.5 and 0.15 bits per pixel among their clips) on `synth-h264`, lossless and at four H.264
-# bitrates, then the table by scenario (= bitrate) in leaderboards/synth-h264.md.
+# The video-coding study on synthetic faces: POS, CHROM and every shipped set of weights (trained on
+# other identities, with H.264 at 0.5 and 0.15 bits per pixel among their clips) on `synth-h264`,
+# lossless and at four H.264 bitrates, then the table by scenario (= bitrate) in leaderboards/synth-h264.md.
 #
 #   bash scripts/study_h264.sh          # runs (resumable) into build/h264/, then publishes
 #
@@ -20,7 +20,8 @@ mkdir -p "$WORK" "$RESULTS"
 for method in pos chrom; do
   rppgbench run --method "$method" --protocol "$PROTOCOL" --out "$WORK/$method" --quiet
 done
-SHIPPED=(deepphys physnet rppgnet autohr)
+# every method with shipped weights, as the installed package lists them
+mapfile -t SHIPPED < <(python3 -c 'from rppgbench.weights import list_weights; print(*sorted({w.method for w in list_weights()}), sep="\n")')
 for method in "${SHIPPED[@]}"; do
   rppgbench run --method "$method" --protocol "$PROTOCOL" --recipe pretrained --out "$WORK/$method-pretrained" --quiet
 done

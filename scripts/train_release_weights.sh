@@ -3,7 +3,7 @@
 # embedded synthetic data only, and write them with their model cards and `pretrained` recipes into the
 # package:
 #
-#   bash scripts/train_release_weights.sh          # about 45 min on a 2-core CPU shared with other jobs
+#   bash scripts/train_release_weights.sh          # well under an hour on a 2-core CPU (each card records its training time)
 #   bash scripts/train_release_weights.sh autohr   # only these methods (the others' files stay as they are)
 #
 # AutoHR's derived network is built from the cell of the synth-5fold leaderboard row
