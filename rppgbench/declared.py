@@ -113,7 +113,13 @@ def method_plugin_hooks(declaration: MethodDeclaration, recipes_package: str) ->
         """Register the method (declared; its module loads when it runs)."""
         register(declaration)
 
-    return register_methods, _package_folder_hook(recipes_package, "the folder of the method's recipes")
+    return register_methods, recipe_dirs_hook(recipes_package)
+
+
+def recipe_dirs_hook(recipes_package: str) -> Callable:
+    """The `register_recipe_dirs` hook implementation of a plugin that ships a folder of recipes:
+    `register_recipe_dirs = recipe_dirs_hook("pkg.recipes")` (for plugins declaring several methods)."""
+    return _package_folder_hook(recipes_package, "the folder of the plugin's recipes")
 
 
 def weights_dirs_hook(weights_package: str) -> Callable:

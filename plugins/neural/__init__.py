@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rppgbench.declared import MethodDeclaration, multiple_of, multiple_of_param, weights_dirs_hook
+from rppgbench.declared import (
+    MethodDeclaration,
+    multiple_of,
+    multiple_of_param,
+    recipe_dirs_hook,
+    weights_dirs_hook,
+)
 from rppgbench.hookspecs import hookimpl
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
@@ -90,12 +96,5 @@ def register_methods(register: Callable[[object], None]) -> None:
     register(EFFICIENTPHYS)
 
 
-@hookimpl
-def register_recipe_dirs(register: Callable[[object], None]) -> None:
-    """Register the folder of the neural methods' recipes."""
-    from importlib.resources import files
-
-    register(files("rppgbench_plugins.neural.recipes"))
-
-
+register_recipe_dirs = recipe_dirs_hook("rppgbench_plugins.neural.recipes")
 register_weights_dirs = weights_dirs_hook("rppgbench_plugins.neural.weights")
