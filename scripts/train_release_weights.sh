@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Train the shipped weights of DeepPhys, PhysNet, rPPGNet and AutoHR from a clean checkout, on the
-# embedded synthetic data only, and write them with their model cards and `pretrained` recipes into the
-# package:
+# Train the shipped weights of DeepPhys, PhysNet, rPPGNet, AutoHR, TS-CAN, PhysFormer and I3D from a
+# clean checkout, on the embedded synthetic data only, and write them with their model cards and
+# `pretrained` recipes into the package:
 #
 #   bash scripts/train_release_weights.sh          # well under an hour on a 2-core CPU (each card records its training time)
 #   bash scripts/train_release_weights.sh autohr   # only these methods (the others' files stay as they are)
@@ -39,13 +39,13 @@ PROTOCOL=synth-release
 FOLD=1
 WORK=build/release
 VERSION=v2
-SHIPPED=(deepphys physnet rppgnet autohr)
+SHIPPED=(deepphys physnet rppgnet autohr tscan physformer i3d)
 METHODS=("${@:-${SHIPPED[@]}}")
 AUTOHR_GENOTYPE=leaderboards/genotypes/synth-5fold-fold1-cpu/genotype.json
 plugin_dir() {  # the plugin folder holding a method's weights/ and recipes/
   case "$1" in
-    deepphys|physnet) echo plugins/neural ;;
-    rppgnet|autohr) echo "plugins/$1" ;;
+    deepphys|physnet|tscan) echo plugins/neural ;;
+    rppgnet|autohr|physformer|i3d) echo "plugins/$1" ;;
     *) echo "release: $1 is not one of the shipped methods (${SHIPPED[*]})" >&2; exit 1 ;;
   esac
 }

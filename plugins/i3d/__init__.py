@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, method_plugin_hooks, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, weights_dirs_hook, within
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
@@ -51,3 +51,4 @@ I3D = MethodDeclaration(
 
 
 register_methods, register_recipe_dirs = method_plugin_hooks(I3D, "rppgbench_plugins.i3d.recipes")
+register_weights_dirs = weights_dirs_hook("rppgbench_plugins.i3d.weights")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of, within
+from rppgbench.declared import MethodDeclaration, method_plugin_hooks, multiple_of, weights_dirs_hook, within
 from rppgbench.errors import ConfigError
 from rppgbench.params import Param
 from rppgbench.training_params import INPUT_SCALINGS, neural_params
@@ -75,3 +75,4 @@ PHYSFORMER = MethodDeclaration(
 register_methods, register_recipe_dirs = method_plugin_hooks(
     PHYSFORMER, "rppgbench_plugins.physformer.recipes"
 )
+register_weights_dirs = weights_dirs_hook("rppgbench_plugins.physformer.weights")

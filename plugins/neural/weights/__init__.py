@@ -1,1 +1,1 @@
-"""Shipped weights of PhysNet and DeepPhys: each `NAME.pt` with its model card `NAME.toml` (package data)."""
+"""Shipped weights of PhysNet, DeepPhys and TS-CAN: each `NAME.pt` with its model card `NAME.toml` (package data)."""

@@ -1,0 +1,1 @@
+"""Shipped weights of PhysFormer: each `NAME.pt` with its model card `NAME.toml` (package data)."""
