@@ -55,6 +55,13 @@ class DatasetLoader(ABC):
         """A known face box (x, y, w, h) for the first frame, if the dataset annotates one (else None)."""
         return None
 
+    def face_boxes(self, record: Record) -> np.ndarray | None:
+        """Known face boxes (x, y, w, h) of every frame, (T, 4), if the dataset annotates them (else None).
+
+        Used by face="dataset" with redetect_every > 0: the crop follows the annotated face.
+        """
+        return None
+
     def vitals_reference(self, record: Record) -> VitalsReference | None:
         """What the dataset knows of the record's beats and breathing beyond its waveform reference.
 

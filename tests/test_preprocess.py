@@ -183,7 +183,7 @@ def test_config_from_dict_converts_strings_and_round_trips():
         ({"size": 4}, "between 8 and 1024"),
         ({"smoothing": 1.0}, "[0, 1)"),
         ({"redetect_every": 1.5}, "must be int"),
-        ({"redetect_every": 5, "face": "full"}, "needs face='blazeface'"),
+        ({"redetect_every": 5, "face": "full"}, "needs face='blazeface' or 'dataset'"),
         ({"max_frames": -1}, ">= 0"),
     ],
 )
@@ -473,6 +473,31 @@ def test_full_frame_and_dataset_box_modes(dataset, tmp_path):
     clip = load_clip(prepare(dataset, [record], annotated, tmp_path, progress=False)[record.id].path)
     assert tuple(clip.face_boxes[0]) == (67, 72, 95, 95)
     assert np.array_equal(clip.frames[0], frames[0][72:167, 67:162])
+
+
+class TrackedAstronautLoader(AstronautLoader):
+    """The test dataset with a face box annotated on every frame (as the synthetic dataset has)."""
+
+    def face_boxes(self, record: Record) -> np.ndarray | None:
+        shift = 1.5 if record.subject == "moving" else 0.0
+        return np.array([face_truth(20 + shift * i, 20) for i in range(60)]).round()
+
+
+def test_dataset_boxes_followed_frame_by_frame(dataset, tmp_path):
+    tracked = TrackedAstronautLoader(dataset.root)
+    record = tracked.record("moving")
+    follow = PreprocessConfig(face="dataset", redetect_every=1, smoothing=0.0, enlarge=1.0, size=32)
+    clip = load_clip(prepare(tracked, [record], follow, tmp_path, progress=False)[record.id].path)
+    annotated = tracked.face_boxes(record)
+    frames = decoded(record.location)
+    expected = [square_crop_box(Box(*box), 1.0, frames[0].shape) for box in annotated[1 : len(frames)]]
+    assert [tuple(b) for b in clip.face_boxes[1:]] == expected
+    assert clip.face_boxes[-1][0] - clip.face_boxes[1][0] > 80  # the crop moved with the face
+    assert np.array_equal(clip.frames[7], crop_resize(frames[7], expected[6], 32))
+    # A dataset without per-frame boxes cannot be followed: the video fails, naming what is missing.
+    result = prepare(dataset, [dataset.record("still")], follow, tmp_path, progress=False)
+    (failure,) = result.values()
+    assert not failure.ok and "annotates no face box per frame" in failure.error
 
 
 def test_bad_inputs_fail_per_video_while_others_succeed(dataset, tmp_path):

@@ -33,7 +33,8 @@ class PreprocessConfig:
       Applied to dataset annotations too (set 1.0 to use them as given).
     redetect_every: 0 detects once on the first frame and keeps the box for the whole clip (as AutoHR and
       most published protocols do: a fixed box adds no crop jitter to the signal); N > 0 re-detects every
-      N frames and moves the box smoothly (face="blazeface" only).
+      N frames and moves the box smoothly: with face="blazeface" the detector looks again, with
+      face="dataset" the dataset's own box of that frame is taken (loaders that annotate every frame).
     smoothing: exponential smoothing weight of the previous box when re-detecting:
       box = smoothing * previous + (1 - smoothing) * detected (0 = jump to each detection).
     size: side of the square output frames, resized with area interpolation (cv2.INTER_AREA).
@@ -70,9 +71,10 @@ class PreprocessConfig:
             raise ConfigError(f"preprocess size={self.size!r} must be between 8 and 1024 pixels")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ConfigError(f"preprocess min_confidence={self.min_confidence!r} must be in [0, 1]")
-        if self.redetect_every and self.face != "blazeface":
+        if self.redetect_every and self.face == "full":
             raise ConfigError(
-                f"preprocess redetect_every={self.redetect_every} needs face='blazeface' (face={self.face!r})"
+                f"preprocess redetect_every={self.redetect_every} needs face='blazeface' or 'dataset' "
+                f"(face={self.face!r})"
             )
         if self.max_frames < 0:
             raise ConfigError(f"preprocess max_frames={self.max_frames!r} must be >= 0 (0 = all frames)")

@@ -102,7 +102,9 @@ class FaceTracker:
     every `config.redetect_every` frames and smoothed, or the whole frame.
 
     A re-detection searches a window around the tracked face first (`search_window`), then the whole
-    frame if the window shows no face.
+    frame if the window shows no face. With `annotated` (the dataset's face box of the frame at an
+    offset, or None where it has none) the annotation replaces the detector: the crop follows the
+    dataset's boxes, smoothed alike.
 
     `locate_first(frame)` finds the first frame's face (a detector, or a box the caller was given); it
     returns None to fall back to the whole frame, or raises to fail the video. Shared by the dataset
@@ -114,8 +116,10 @@ class FaceTracker:
         config: PreprocessConfig,
         detector: FaceDetector | None,
         locate_first: Callable[[np.ndarray], Box | None],
+        annotated: Callable[[int], Box | None] | None = None,
     ) -> None:
         self.config, self.detector, self._locate_first = config, detector, locate_first
+        self._annotated = annotated
         self.smoother = BoxSmoother(config.smoothing)
         self.fallback = False
         self.first_box: Box | None = None
@@ -144,12 +148,12 @@ class FaceTracker:
             return full_frame_box(shape)
         if offset == 0:
             self._first(pixels())
-        elif (
-            self.detector is not None
-            and self.config.redetect_every
-            and offset % self.config.redetect_every == 0
-        ):
-            self._redetect(offset, pixels, region or (lambda x, y, w, h: pixels()[y : y + h, x : x + w]))
+        elif self.config.redetect_every and offset % self.config.redetect_every == 0:
+            if self._annotated is not None:
+                self._follow(offset, self._annotated(offset))
+            elif self.detector is not None:
+                window = region or (lambda x, y, w, h: pixels()[y : y + h, x : x + w])
+                self._follow(offset, self._redetect(pixels, window))
         if self.fallback:
             return full_frame_box(shape)
         if self._box is None:
@@ -165,17 +169,18 @@ class FaceTracker:
         self.smoother.update(box)
 
     def _redetect(
-        self,
-        offset: int,
-        pixels: Callable[[], np.ndarray],
-        region: Callable[[int, int, int, int], np.ndarray],
-    ) -> None:
+        self, pixels: Callable[[], np.ndarray], region: Callable[[int, int, int, int], np.ndarray]
+    ) -> Box | None:
         x, y, w, h = search_window(self.smoother.current, self.frame_shape)
         box = self.detector.detect(region(x, y, w, h))  # type: ignore[union-attr]
         if box is not None:
-            box = Box(box.x + x, box.y + y, box.w, box.h, box.score)
-        elif (w, h) != tuple(self.frame_shape[1::-1]):
-            box = self.detector.detect(pixels())  # type: ignore[union-attr]
+            return Box(box.x + x, box.y + y, box.w, box.h, box.score)
+        if (w, h) != tuple(self.frame_shape[1::-1]):
+            return self.detector.detect(pixels())  # type: ignore[union-attr]
+        return None
+
+    def _follow(self, offset: int, box: Box | None) -> None:
+        """Move the crop towards a re-detected (or annotated) box; a missing one keeps the crop."""
         if box is None:
             self.misses.append(offset)
             return

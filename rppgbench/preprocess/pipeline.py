@@ -280,7 +280,10 @@ def _prepare(
     expected = (stop or source.frame_count() or 0) - start
     ensure_space(path.parent, max(expected, 0) * config.size * config.size * 3)
     with ClipWriter(path, config.size, compression=compression) as writer:
-        tracker = FaceTracker(config, detector, _first_face_locator(config, detector, loader, record))
+        tracker = FaceTracker(
+            config, detector, _first_face_locator(config, detector, loader, record),
+            _annotated_boxes(config, loader, record, start),
+        )  # fmt: skip
         n = stream_crops(source, tracker, writer, where=str(record.location), start=start, stop=stop).n_frames
         if n == 0:
             raise DataError(f"{record.location}: the video has no frames at or after frame {start}")
@@ -374,6 +377,32 @@ def _first_face_locator(
         return box
 
     return locate
+
+
+def _annotated_boxes(
+    config: PreprocessConfig, loader: DatasetLoader, record: Record, start: int
+) -> Callable[[int], Box | None] | None:
+    """With face="dataset" and redetect_every: the dataset's face box of the frame at an offset from
+    `start` (None past the annotated frames, counted as a miss); DataError if the dataset has none."""
+    if config.face != "dataset" or not config.redetect_every:
+        return None
+    boxes = loader.face_boxes(record)
+    if boxes is None:
+        raise DataError(
+            f"{record.location}: dataset {record.dataset!r} annotates no face box per frame, so "
+            f"face='dataset' cannot follow the face (redetect_every={config.redetect_every}); use "
+            "face='blazeface' or redetect_every=0"
+        )
+    boxes = np.asarray(boxes, dtype=np.float64)
+
+    def annotated(offset: int) -> Box | None:
+        index = start + offset
+        if index >= len(boxes):
+            return None
+        x, y, w, h = boxes[index]
+        return Box(x, y, w, h, 1.0) if w > 0 and h > 0 else None
+
+    return annotated
 
 
 def _face_facts(tracker: FaceTracker, record: Record) -> dict[str, Any]:
