@@ -248,7 +248,7 @@ def test_trained_method_uses_weights_and_training_crop(media):
         ("method", ["{video}", "--method", "nosuch"], 2, "unknown method 'nosuch'; valid methods:"),
         (
             "untrained",
-            ["{video}", "--method", "tscan"],
+            ["{video}", "--method", "efficientphys"],
             2,
             "ships no weights: give its weights with --weights",
         ),

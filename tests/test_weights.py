@@ -32,6 +32,9 @@ SHIPPED = {
     "physnet": "physnet-synth-v2",
     "rppgnet": "rppgnet-synth-v2",
     "autohr": "autohr-synth-v2",
+    "tscan": "tscan-synth-v2",
+    "physformer": "physformer-synth-v2",
+    "i3d": "i3d-synth-v2",
 }
 RELEASE_SCENARIOS = {
     "stationary", "talking", "motion", "dim", "illumination", "distance", "compression", "h264-mid", "h264-low",
@@ -155,7 +158,7 @@ def test_shipped_weights_verify_fit_the_budget_and_have_full_cards():
         heldout = weights.evaluations[0]
         assert heldout["name"] == "held-out identities" and set(heldout["scenarios"]) == RELEASE_SCENARIOS
         assert heldout["reference"]["method"] == "pos"
-    assert default_weights("tscan") is None and not list_weights("tscan")
+    assert default_weights("efficientphys") is None and not list_weights("efficientphys")
 
 
 def test_damaged_shipped_weights_are_refused_naming_the_file(tmp_path, monkeypatch):
@@ -216,7 +219,7 @@ def test_predict_refuses_damaged_shipped_weights_and_methods_without_any(face_vi
     result = _cli("predict", face_video[0], "--method", "physnet", "--quiet")
     assert result.exit_code == 1 and f"{damaged.path}: damaged weights file" in result.output
     monkeypatch.undo()
-    result = _cli("predict", face_video[0], "--method", "tscan", "--quiet")
+    result = _cli("predict", face_video[0], "--method", "efficientphys", "--quiet")
     assert result.exit_code == 2 and "ships no weights: give its weights with --weights FILE" in result.output
 
 
@@ -253,6 +256,6 @@ def test_list_and_show_name_the_shipped_weights_and_their_cards():
     for text in ("licence: Apache-2.0", "heldout_identities", "evaluation: held-out identities", "known limits",
                  "compression:", "2-core CPU"):  # fmt: skip
         assert text in card.output, text
-    assert "shipped weights: none" in _cli("show", "tscan").output
+    assert "shipped weights: none" in _cli("show", "efficientphys").output
     missing = _cli("show", "weights", "nosuch")
     assert missing.exit_code == 2 and "unknown shipped weights 'nosuch'" in missing.output
