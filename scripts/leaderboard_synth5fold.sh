@@ -16,10 +16,10 @@
 # step resumes it: finished folds are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -n "$(git status --porcelain --untracked-files=no -- rppgbench plugins protocols scripts)" ]; then
-  echo "leaderboard: commit your changes first: results must come from a clean checkout" >&2
-  exit 1
-fi
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+WHO=leaderboard
+require_clean_checkout leaderboard
 export TQDM_DISABLE=${TQDM_DISABLE:-1}
 PROTOCOL=synth-5fold
 WORK=build/leaderboard
@@ -28,22 +28,6 @@ GENOTYPE_DIR=leaderboards/genotypes/$PROTOCOL-fold1-cpu
 ABLATIONS=leaderboards/ablations/$PROTOCOL-fold1-cpu
 CLASSICAL=(green ica pca chrom pos lgi pbv omit ssr li2014 samc)
 mkdir -p "$WORK" "$RESULTS"
-
-publish() {  # copy a finished run folder into leaderboards/ (no weights, no checkpoints)
-  local name=$1
-  rm -rf "${RESULTS:?}/$name"
-  mkdir -p "$RESULTS/$name"
-  (cd "$WORK/$name" && find . -type f ! -name '*.pt' ! -path '*/checkpoints/*' -print0 |
-    xargs -0 -I{} cp --parents {} "../../../$RESULTS/$name/")
-}
-
-timed() {  # timed LABEL COMMAND...: run it and say how long it took
-  local label=$1 start=$SECONDS
-  shift
-  echo "leaderboard: $label started $(date -u +%H:%M:%S)"
-  "$@"
-  echo "leaderboard: $label took $((SECONDS - start)) s"
-}
 
 run_method() {  # run_method NAME [rppgbench run options...]
   local name=$1
@@ -83,7 +67,7 @@ step_ablate() {  # step_ablate STUDY
 step_publish() {
   for name in "${CLASSICAL[@]}" physnet deepphys tscan efficientphys physformer autohr rhythmformer factorizephys \
     rhythmnet synrhythm hrcnn i3d rppgnet; do
-    [ -f "$WORK/$name/metrics.json" ] && publish "$name"
+    [ -f "$WORK/$name/metrics.json" ] && publish_run "$WORK/$name" "$RESULTS/$name"
   done
   if [ -f "$WORK/search/genotype.json" ]; then
     mkdir -p "$GENOTYPE_DIR"

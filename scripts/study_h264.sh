@@ -8,10 +8,9 @@
 # Like the synth-5fold leaderboard, runs must come from a clean checkout (provenance not dirty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -n "$(git status --porcelain --untracked-files=no -- rppgbench plugins protocols scripts)" ]; then
-  echo "study: commit your changes first: results must come from a clean checkout" >&2
-  exit 1
-fi
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+require_clean_checkout study
 export TQDM_DISABLE=${TQDM_DISABLE:-1}
 PROTOCOL=synth-h264
 WORK=build/h264
@@ -26,18 +25,15 @@ for method in "${SHIPPED[@]}"; do
   rppgbench run --method "$method" --protocol "$PROTOCOL" --recipe pretrained --out "$WORK/$method-pretrained" --quiet
 done
 for name in pos chrom "${SHIPPED[@]/%/-pretrained}"; do
-  rm -rf "${RESULTS:?}/$name"
-  mkdir -p "$RESULTS/$name"
-  (cd "$WORK/$name" && find . -type f ! -name '*.pt' ! -path '*/checkpoints/*' -print0 |
-    xargs -0 -I{} cp --parents {} "../../../$RESULTS/$name/")
+  publish_run "$WORK/$name" "$RESULTS/$name"
 done
 {
   echo "# synth-h264: heart rate from H.264-coded faces"
   echo
   echo "Written by \`scripts/study_h264.sh\` (runs in \`$RESULTS/\`). Scenario = storage: lossless"
   echo "(stationary) or H.264 at 2 (high), 0.5 (mid), 0.15 (low) and 0.05 (min) bits per pixel per frame."
-  echo "DeepPhys, PhysNet, rPPGNet and AutoHR: the shipped weights (\`--recipe pretrained\`), trained on other"
-  echo "identities, with H.264 at 0.5 and 0.15 bits per pixel among their training clips."
+  echo "The neural rows: the shipped weights (\`--recipe pretrained\`), trained on other identities, with"
+  echo "H.264 at 0.5 and 0.15 bits per pixel among their training clips."
   echo
   rppgbench compare "$RESULTS"/* --by scenario
 } > leaderboards/synth-h264.md

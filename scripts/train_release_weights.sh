@@ -29,10 +29,10 @@
 # Runs are written under build/release/ (ignored by git); re-running resumes finished folds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -n "$(git status --porcelain --untracked-files=no -- rppgbench plugins protocols scripts)" ]; then
-  echo "release: commit your changes first: shipped weights must come from a clean checkout" >&2
-  exit 1
-fi
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+WHO=release
+require_clean_checkout release
 export TQDM_DISABLE=${TQDM_DISABLE:-1}
 PYTHON=${PYTHON:-python3}
 PROTOCOL=synth-release
@@ -60,14 +60,6 @@ LIMITS=(
   "Synthetic heart rates span 45-150 bpm; outside that range the weights are untested."
   "Synthetic identities only: drawn faces and variants of one photograph, skin tones Fitzpatrick I-VI; no glasses, beards, make-up or real skin texture."
 )
-
-timed() {  # timed LABEL COMMAND...: run it and say how long it took
-  local label=$1 start=$SECONDS
-  shift
-  echo "release: $label started $(date -u +%H:%M:%S)"
-  "$@"
-  echo "release: $label took $((SECONDS - start)) s"
-}
 
 train_args() {  # the extra options of a method's training run
   if [ "$1" = autohr ]; then echo --set "genotype=$AUTOHR_GENOTYPE"; fi
