@@ -32,7 +32,7 @@ from rppgbench.preprocess.config import COMPRESSION_NAMES, DEFAULT_COMPRESSION
     type=click.Choice(COMPRESSION_NAMES),
     default=DEFAULT_COMPRESSION,
     show_default=True,
-    help="Frame storage: predictive (lossless prediction + zstd) takes about a third of the space; none is "
+    help="Frame storage: predictive (lossless prediction, bit shuffle + zstd) takes under a third of the space; none is "
     "fastest to read windows from over and over; lzf/gzip are HDF5 filters that save less.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
