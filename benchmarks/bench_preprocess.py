@@ -5,9 +5,9 @@ noise) in a temporary folder, then prints:
   1. decode-only throughput of the videos with --workers processes (the practical limit) beside the
      full preprocessing throughput (BlazeFace on the first frame, crop, resize to 128, HDF5 write),
      with LZF-compressed clips, with the default predictive codec, and with re-detection every 10
-     frames; decode-only and the rows run in turn, best of --repeat rounds, as wall clock (worker
-     start-up included), inside the workers, and per CPU second of the workers (start-up included;
-     the figure least moved by other load on a shared machine);
+     frames; each row's share of decode-only is taken against a decode-only run next to it (the
+     order alternating) and shown as the median over --repeat such pairs, as wall clock (worker
+     start-up included), inside the workers, and per CPU second of the workers (start-up included);
   2. peak memory of preparing a 1-minute and a 10-minute video (RSS sampled every 20 ms, Python/numpy
      allocations by tracemalloc): it should not grow with the video length;
   3. the cache's compression choice: file size, write and random-window read speed for each codec
@@ -126,6 +126,12 @@ def prepare_throughput(
     return frames, seconds, busy, children_cpu() - cpu
 
 
+def rates(run: tuple[int, float, float, float]) -> np.ndarray:
+    """(frames, wall s, worker s, CPU s) -> frames per wall second, per worker second, per CPU second."""
+    frames, seconds, busy, cpu = run
+    return np.array([frames / seconds, frames / busy, frames / cpu])
+
+
 def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -207,7 +213,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="shorter videos (about a minute in all)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=2, help="throughput runs per row; the best is shown")
+    parser.add_argument(
+        "--repeat", type=int, default=5, help="paired runs per row (median share, best rate shown)"
+    )
     parser.add_argument("--throughput-only", action="store_true", help="section 1 only")
     parser.add_argument("--measure-memory", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
@@ -239,7 +247,6 @@ def main() -> None:
             f"\n1. Throughput, {n_videos} videos x {short_s} s, {args.workers} workers "
             "(spawned; wall clock includes start-up)"
         )
-        # Best of --repeat runs: other load on the machine only ever slows a run down.
         rows = [
             ("prepare (detect once, 128 px)", PreprocessConfig(), "none"),
             ("prepare, LZF-compressed clips", PreprocessConfig(), "lzf"),
@@ -247,28 +254,37 @@ def main() -> None:
             ("prepare (re-detect every 10 frames)", PreprocessConfig(redetect_every=10), "none"),
             ("re-detect every 10, predictive codec", PreprocessConfig(redetect_every=10), "predictive"),
         ]
-        # Best of --repeat runs: other load on the machine only ever slows a run down. Decode-only and
-        # each preprocessing row run in turn, so a change of load hits them alike; "CPU" counts the
-        # worker processes' CPU time (start-up included), which other load barely changes.
+        # Each preprocessing run is paired with a decode-only run next to it, and the share of
+        # decode-only is taken within the pair: on a machine whose speed drifts (shared or virtual
+        # cores), a pair sees the same conditions. The shares shown are the medians over --repeat
+        # pairs; the absolute figures are the best runs (other load only ever slows a run down).
+        # "CPU" counts the worker processes' CPU time (start-up included).
         best: dict[str, tuple[int, float, float, float]] = {}
+        shares: dict[str, list[np.ndarray]] = {label: [] for label, _, _ in rows}
         for i in range(args.repeat):
-            run = decode_throughput(paths, args.workers)
-            best["decode"] = min(best.get("decode", run), run, key=lambda r: r[1])
             for label, config, codec in rows:
                 cache = tmp / f"cache-{config.redetect_every}-{codec}-{i}"
-                run = prepare_throughput(videos, cache, config, args.workers, codec)
+                if i % 2:  # alternate the order within the pair, so that a steady drift cancels out
+                    run = prepare_throughput(videos, cache, config, args.workers, codec)
+                    decoded = decode_throughput(paths, args.workers)
+                else:
+                    decoded = decode_throughput(paths, args.workers)
+                    run = prepare_throughput(videos, cache, config, args.workers, codec)
+                best["decode"] = min(best.get("decode", decoded), decoded, key=lambda r: r[1])
                 best[label] = min(best.get(label, run), run, key=lambda r: r[1])
-        frames, seconds, busy, cpu = best["decode"]
-        decode_wall, decode_busy, decode_cpu = frames / seconds, frames / busy, frames / cpu
-        print(f"   {'':36s}{'wall clock':>14s}{'in workers':>22s}{'CPU':>18s}   ({frames} frames)")
+                shares[label].append(rates(run) / rates(decoded))
+        decode_wall, decode_busy, decode_cpu = rates(best["decode"])
+        print(f"   {'':36s}{'wall clock':>14s}{'in workers':>22s}{'CPU':>18s}   ({best['decode'][0]} frames)")
         print(f"   {'decode only (VideoFile, RGB)':36s}{decode_wall:7.0f} frames/s{decode_busy:8.0f} "
               f"frames/s/worker{decode_cpu:6.0f} frames/CPU-s")  # fmt: skip
         for label, _, _ in rows:
-            frames, seconds, busy, cpu = best[label]
-            wall, inside, per_cpu = frames / seconds, frames / busy, frames / cpu
+            wall, inside, per_cpu = rates(best[label])
+            share = 100 * np.median(shares[label], axis=0)
+            low, high = 100 * np.min(shares[label], axis=0)[0], 100 * np.max(shares[label], axis=0)[0]
             print(f"   {label:36s}{wall:7.0f} frames/s{inside:8.0f} frames/s/worker{per_cpu:6.0f} frames/CPU-s   "
-                  f"({100 * wall / decode_wall:.0f}% / {100 * inside / decode_busy:.0f}% / "
-                  f"{100 * per_cpu / decode_cpu:.0f}% of decode-only)")  # fmt: skip
+                  f"({share[0]:.0f}% / {share[1]:.0f}% / {share[2]:.0f}% of decode-only; wall clock "
+                  f"{low:.0f}-{high:.0f}%)")  # fmt: skip
+        print(f"   (shares: medians over {args.repeat} runs, each against a decode-only run next to it)")
 
         if args.throughput_only:
             return
