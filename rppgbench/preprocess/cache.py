@@ -22,9 +22,9 @@ Compression: face crops carry camera noise, which general-purpose codecs barely 
 synthetic benchmark's 128-px crops LZF saves about 30% and gzip level 1 about 45%. The default,
 "predictive" (`frame_codec`: each chunk predicted from the previous frame or from its neighbours in the
 frame, the residual bit-shuffled and compressed with zstd), stores the same crops in under a third of
-the space and is decoded chunk by chunk; `benchmarks/bench_clip_codec.py` measures all four. Training resizes each clip
-once into memory, so decoding is not on its hot path; "none" remains for workloads that read random
-windows from disk over and over. The codec does not change the frames, so it is not part of the
+the space and is decoded chunk by chunk; `benchmarks/bench_clip_codec.py` measures all four.
+Training resizes each clip once into memory, so decoding is not on its hot path; "none" remains for
+workloads that read random windows from disk over and over. The codec does not change the frames, so it is not part of the
 cache key.
 """
 

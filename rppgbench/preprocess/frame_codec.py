@@ -33,21 +33,23 @@ WRITTEN_PACKING = 1
 CLEVEL = 1  # Blosc2 level 1 (zstd underneath); higher levels cost 2-4x the time for <1% smaller blobs
 
 
-def _temporal_residual(frames: np.ndarray) -> np.ndarray:
-    out = np.empty_like(frames)
-    out[0] = frames[0]
-    np.subtract(frames[1:], frames[:-1], out=out[1:])
+def _differences(x: np.ndarray, axis: int) -> np.ndarray:
+    """Each slice along `axis` minus the one before it (modulo 256); the first slice is kept as it is."""
+    out = np.empty_like(x)
+    before = (slice(None),) * axis
+    out[(*before, 0)] = x[(*before, 0)]
+    np.subtract(
+        x[(*before, slice(1, None))], x[(*before, slice(None, -1))], out=out[(*before, slice(1, None))]
+    )
     return out
+
+
+def _temporal_residual(frames: np.ndarray) -> np.ndarray:
+    return _differences(frames, 0)
 
 
 def _planar_residual(frames: np.ndarray) -> np.ndarray:
-    across = np.empty_like(frames)
-    across[:, :, 0] = frames[:, :, 0]
-    np.subtract(frames[:, :, 1:], frames[:, :, :-1], out=across[:, :, 1:])
-    out = np.empty_like(frames)
-    out[:, 0] = across[:, 0]
-    np.subtract(across[:, 1:], across[:, :-1], out=out[:, 1:])
-    return out
+    return _differences(_differences(frames, 2), 1)
 
 
 def _sampled_costs(frames: np.ndarray) -> tuple[int, int]:
@@ -57,11 +59,7 @@ def _sampled_costs(frames: np.ndarray) -> tuple[int, int]:
     """
     rows = frames[:, 1::4]
     above = frames[:, 0::4][:, : rows.shape[1]]
-    temporal = _temporal_residual(rows)
-    vertical = rows - above
-    planar = np.empty_like(vertical)
-    planar[:, :, 0] = vertical[:, :, 0]
-    np.subtract(vertical[:, :, 1:], vertical[:, :, :-1], out=planar[:, :, 1:])
+    temporal, planar = _differences(rows, 0), _differences(rows - above, 2)
     return tuple(int(np.abs(r.view(np.int8)).sum(dtype=np.int64)) for r in (temporal, planar))
 
 
